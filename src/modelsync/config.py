@@ -1,0 +1,237 @@
+"""Settings, built explicitly by the CLI and ``create_app()`` (never at import) and passed down.
+
+Environment variables carry the ``MODELSYNC_`` prefix, nested with ``__``
+(``MODELSYNC_HTTP__READ_TIMEOUT_S=20``). The front end's names are read as they are:
+``MODEL_WEBHOOK_SECRET``, ``SENTRY_DSN`` and each gateway's key variable (``GROQ_API_KEY``, ...).
+An optional TOML file (``MODELSYNC_CONFIG_FILE``) configures gateways and tiers::
+
+    [gateways.groq]
+    interval_s = 600
+
+    [gateways.my-gateway]          # any OpenAI-style /v1/models gateway, by configuration alone
+    adapter = "openai_compat"
+    base_url = "https://llm.example.com/v1/models"
+    key_env = "MY_GATEWAY_KEY"
+    tier = "low"
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from modelsync.domain import Tier
+from modelsync.errors import ConfigError
+from modelsync.gateways.base import GatewayConfig, GatewaySpec
+from modelsync.gateways.registry import DEFAULT_INTERVALS, builtin_specs
+
+PLACEHOLDER_KEY = "modelsync-placeholder-key"
+"""Sent as the key of a gateway without one when ``MODELSYNC_UPSTREAM`` points at a stand-in."""
+
+
+class HttpSettings(BaseModel):
+    connect_timeout_s: float = Field(5.0, gt=0)
+    read_timeout_s: float = Field(30.0, gt=0)
+    max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)
+    attempts: int = Field(4, ge=1, le=10)
+    backoff_base_s: float = Field(0.5, ge=0)
+    backoff_cap_s: float = Field(30.0, ge=0)
+    retry_after_cap_s: float = Field(120.0, ge=0)
+    user_agent: str = "modelsync/0.1 (+https://github.com/modelsync)"
+
+
+class GuardSettings(BaseModel):
+    max_shrink: float = Field(0.5, gt=0, le=1)
+    removal_misses: int = Field(2, ge=1)
+    price_jump_factor: int = Field(10, ge=2)
+
+
+class RetentionSettings(BaseModel):
+    runs_days: int = Field(30, ge=1)
+    runs_keep_per_gateway: int = Field(1000, ge=1)
+    changes_days: int = Field(365, ge=1)
+    changes_keep: int = Field(1_000_000, ge=1)
+
+
+class SchedulerSettings(BaseModel):
+    intervals_s: dict[Tier, int] = Field(default_factory=lambda: dict(DEFAULT_INTERVALS))
+    max_backoff_factor: int = Field(8, ge=1)
+    breaker_threshold: int = Field(3, ge=1)
+    full_resync_s: int = Field(24 * 60 * 60, ge=60)
+    lease_ttl_s: int = Field(300, ge=5)
+
+
+class GatewaySettings(BaseModel):
+    """Overrides for a shipped gateway, or the whole definition of a configured one."""
+
+    adapter: str | None = None
+    base_url: str | None = None
+    key_env: str | None = None
+    key_required: bool | None = None
+    tier: Tier | None = None
+    interval_s: int | None = Field(None, ge=10)
+    enabled: bool = True
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MODELSYNC_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./modelsync.db"
+    redis_url: str | None = None
+    admin_token: SecretStr | None = None
+    upstream: str | None = None
+    log_level: str = "INFO"
+    config_file: Path | None = None
+    webhook_secret: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("MODEL_WEBHOOK_SECRET", "MODELSYNC_WEBHOOK_SECRET")
+    )
+    sentry_dsn: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("SENTRY_DSN", "MODELSYNC_SENTRY_DSN")
+    )
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    guard: GuardSettings = Field(default_factory=GuardSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    gateways: dict[str, GatewaySettings] = Field(default_factory=dict)
+    api_keys: dict[str, SecretStr] = Field(default_factory=dict, exclude=True)
+    """gateway -> key, read from each gateway's key variable by :func:`load_settings`."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings]
+        config_file = os.environ.get("MODELSYNC_CONFIG_FILE")
+        if config_file:
+            path = Path(config_file)
+            if not path.is_file():
+                raise ConfigError(f"MODELSYNC_CONFIG_FILE {config_file!r} is not a readable file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from keyword overrides, the environment, then the TOML file, in that priority."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings:\n{exc}") from exc
+    keys = {
+        spec.name: SecretStr(os.environ[spec.key_env])
+        for spec in gateway_specs(settings).values()
+        if spec.key_env and os.environ.get(spec.key_env)
+    }
+    return settings.model_copy(update={"api_keys": keys})
+
+
+def gateway_specs(settings: Settings) -> dict[str, GatewaySpec]:
+    """The shipped gateways with the configured overrides, plus configured gateways."""
+    specs = builtin_specs()
+    for name, override in settings.gateways.items():
+        shipped = specs.get(name)
+        if shipped is None:
+            if not (override.adapter and override.base_url):
+                known = ", ".join(sorted(specs))
+                raise ConfigError(
+                    f"gateway {name!r} is not shipped (known: {known}); a new gateway needs "
+                    "adapter and base_url"
+                )
+            specs[name] = GatewaySpec(
+                name=name,
+                adapter=override.adapter,
+                tier=override.tier or Tier.LOW,
+                base_url=override.base_url,
+                key_env=override.key_env,
+                key_required=bool(override.key_required),
+                options=override.options,
+            )
+            continue
+        specs[name] = GatewaySpec(
+            name=name,
+            adapter=override.adapter or shipped.adapter,
+            tier=override.tier or shipped.tier,
+            base_url=override.base_url or shipped.base_url,
+            key_env=override.key_env or shipped.key_env,
+            key_required=(
+                shipped.key_required if override.key_required is None else override.key_required
+            ),
+            options={**shipped.options, **override.options},
+            aliases=shipped.aliases,
+        )
+    return specs
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedGateway:
+    """A gateway as this process runs it: spec, schedule, key, and why it is off (if it is)."""
+
+    spec: GatewaySpec
+    interval_s: int
+    config: GatewayConfig
+    disabled_reason: str | None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def enabled(self) -> bool:
+        return self.disabled_reason is None
+
+
+def resolve_gateways(settings: Settings) -> dict[str, ResolvedGateway]:
+    """Every known gateway, resolved against the settings, in registry order."""
+    resolved: dict[str, ResolvedGateway] = {}
+    for name, spec in gateway_specs(settings).items():
+        override = settings.gateways.get(name, GatewaySettings())
+        key_secret = settings.api_keys.get(name)
+        key = key_secret.get_secret_value() if key_secret else None
+        reason = None
+        if not override.enabled:
+            reason = "disabled in settings"
+        elif key is None and spec.key_required:
+            if settings.upstream:
+                key = PLACEHOLDER_KEY
+            else:
+                reason = f"no API key: set {spec.key_env}"
+        interval = override.interval_s or settings.scheduler.intervals_s.get(
+            spec.tier, DEFAULT_INTERVALS[spec.tier]
+        )
+        resolved[name] = ResolvedGateway(
+            spec=spec,
+            interval_s=interval,
+            config=GatewayConfig(
+                name=name, base_url=spec.base_url, api_key=key, options=spec.options
+            ),
+            disabled_reason=reason,
+        )
+    return resolved
+
+
+def find_gateway(gateways: Mapping[str, ResolvedGateway], name: str) -> ResolvedGateway:
+    """A gateway by name or alias; an unknown name is a ConfigError that lists the known ones."""
+    wanted = name.strip().lower()
+    for gateway in gateways.values():
+        if wanted == gateway.name or wanted in gateway.spec.aliases:
+            return gateway
+    known = ", ".join(gateways)
+    raise ConfigError(f"unknown gateway {name!r}; known gateways: {known}")

@@ -1,0 +1,331 @@
+"""Frozen value objects shared by every part of modelsync.
+
+Nothing here does I/O. A :class:`Model` is one offer of one model on one gateway, normalized
+(DESIGN section 3). Its *compared fields* are flattened once into :meth:`Model.fields`, a plain
+``{name: json value}`` mapping with dotted names for pricing (``"pricing.prompt"``); the diff, the
+content hash, the store and the change records all speak that flat vocabulary, so a field diff is
+always ``{"pricing.prompt": ["0.5", "0.4"]}`` whatever the gateway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, TypeAlias
+
+import orjson
+
+JSONValue: TypeAlias = bool | int | str | list[str] | None
+"""The values a compared field takes once flattened (prices are decimal strings)."""
+
+
+class Tier(StrEnum):
+    """How often a gateway is polled by default (DESIGN section 4)."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class ModelStatus(StrEnum):
+    """A model's status as served; ``missing`` and ``removed`` come from sync, never a gateway."""
+
+    ACTIVE = "active"
+    DEPRECATED = "deprecated"
+    MISSING = "missing"
+    REMOVED = "removed"
+
+
+class Presence(StrEnum):
+    """Whether the last polls saw a stored model (the removal hysteresis of DESIGN section 5)."""
+
+    PRESENT = "present"
+    MISSING = "missing"
+    REMOVED = "removed"
+
+
+class ChangeKind(StrEnum):
+    ADDED = "added"
+    UPDATED = "updated"
+    REMOVED = "removed"
+    RESTORED = "restored"
+
+
+class ChangeSource(StrEnum):
+    """What started the run that recorded a change."""
+
+    POLL = "poll"
+    WEBHOOK = "webhook"
+    MANUAL = "manual"
+
+
+class RunOutcome(StrEnum):
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    NOT_MODIFIED = "not_modified"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    DISABLED = "disabled"
+
+
+class GatewayHealth(StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"
+    FAILING = "failing"
+    DISABLED = "disabled"
+
+
+def decimal_text(value: Decimal | None) -> str | None:
+    """Canonical price text: no exponent, no trailing zeros (``Decimal("1.50")`` -> ``"1.5"``)."""
+    if value is None:
+        return None
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+PRICE_FIELDS = ("prompt", "completion", "cache_read", "cache_write", "request", "image")
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """USD per 1M tokens (``request`` per request, ``image`` per image); ``None`` = unknown."""
+
+    prompt: Decimal | None = None
+    completion: Decimal | None = None
+    cache_read: Decimal | None = None
+    cache_write: Decimal | None = None
+    request: Decimal | None = None
+    image: Decimal | None = None
+
+    def as_text(self) -> dict[str, str | None]:
+        return {name: decimal_text(getattr(self, name)) for name in PRICE_FIELDS}
+
+
+NO_PRICING = Pricing()
+
+COMPARED_FIELDS: tuple[str, ...] = (
+    "id",
+    "name",
+    "description",
+    "provider_slug",
+    "context_length",
+    "max_output_tokens",
+    *(f"pricing.{name}" for name in PRICE_FIELDS),
+    "input_modalities",
+    "output_modalities",
+    "supported_parameters",
+    "status",
+    "deprecation_date",
+)
+"""Every field whose change is an update, in the order field diffs are reported."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Model:
+    """One model as one gateway offers it, normalized (DESIGN section 3).
+
+    ``status`` is what the gateway says (``active`` or ``deprecated``); whether the model was seen
+    on the last polls lives beside it in :class:`CatalogEntry`. ``extra`` keeps the gateway's
+    remaining fields: stored and served, never compared.
+    """
+
+    gateway: str
+    gateway_model_id: str
+    id: str
+    name: str | None = None
+    description: str | None = None
+    provider_slug: str | None = None
+    context_length: int | None = None
+    max_output_tokens: int | None = None
+    pricing: Pricing = NO_PRICING
+    input_modalities: tuple[str, ...] = ()
+    output_modalities: tuple[str, ...] = ()
+    supported_parameters: tuple[str, ...] = ()
+    status: ModelStatus = ModelStatus.ACTIVE
+    deprecation_date: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    _fields: dict[str, JSONValue] | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
+
+    def fields(self) -> dict[str, JSONValue]:
+        """The compared fields, flat, JSON-ready; computed once per instance."""
+        flat = self._fields
+        if flat is None:
+            pricing = self.pricing
+            flat = {
+                "id": self.id,
+                "name": self.name,
+                "description": self.description,
+                "provider_slug": self.provider_slug,
+                "context_length": self.context_length,
+                "max_output_tokens": self.max_output_tokens,
+                "pricing.prompt": decimal_text(pricing.prompt),
+                "pricing.completion": decimal_text(pricing.completion),
+                "pricing.cache_read": decimal_text(pricing.cache_read),
+                "pricing.cache_write": decimal_text(pricing.cache_write),
+                "pricing.request": decimal_text(pricing.request),
+                "pricing.image": decimal_text(pricing.image),
+                "input_modalities": list(self.input_modalities),
+                "output_modalities": list(self.output_modalities),
+                "supported_parameters": list(self.supported_parameters),
+                "status": self.status.value,
+                "deprecation_date": self.deprecation_date,
+            }
+            object.__setattr__(self, "_fields", flat)
+        return flat
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 (hex) of the canonical JSON of the compared fields."""
+        return content_hash(self.fields())
+
+    def to_json(self) -> dict[str, Any]:
+        """The normalized model as the API serves it (prices as decimal strings)."""
+        flat = self.fields()
+        return {
+            "gateway": self.gateway,
+            "gateway_model_id": self.gateway_model_id,
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "provider_slug": self.provider_slug,
+            "context_length": self.context_length,
+            "max_output_tokens": self.max_output_tokens,
+            "pricing": self.pricing.as_text(),
+            "input_modalities": flat["input_modalities"],
+            "output_modalities": flat["output_modalities"],
+            "supported_parameters": flat["supported_parameters"],
+            "status": self.status.value,
+            "deprecation_date": self.deprecation_date,
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Model:
+        """Inverse of :meth:`to_json` (the store keeps models in this shape)."""
+        pricing = data.get("pricing") or {}
+        return cls(
+            gateway=data["gateway"],
+            gateway_model_id=data["gateway_model_id"],
+            id=data["id"],
+            name=data.get("name"),
+            description=data.get("description"),
+            provider_slug=data.get("provider_slug"),
+            context_length=data.get("context_length"),
+            max_output_tokens=data.get("max_output_tokens"),
+            pricing=Pricing(
+                **{
+                    name: Decimal(text)
+                    for name in PRICE_FIELDS
+                    if (text := pricing.get(name)) is not None
+                }
+            ),
+            input_modalities=tuple(data.get("input_modalities") or ()),
+            output_modalities=tuple(data.get("output_modalities") or ()),
+            supported_parameters=tuple(data.get("supported_parameters") or ()),
+            status=ModelStatus(data.get("status") or ModelStatus.ACTIVE),
+            deprecation_date=data.get("deprecation_date"),
+            extra=data.get("extra") or {},
+        )
+
+
+def content_hash(flat: Mapping[str, JSONValue]) -> str:
+    return hashlib.sha256(orjson.dumps(flat, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    """A stored model with its sync bookkeeping: the previous side of a diff."""
+
+    model: Model
+    presence: Presence = Presence.PRESENT
+    miss_count: int = 0
+
+    @property
+    def served_status(self) -> ModelStatus:
+        if self.presence is Presence.REMOVED:
+            return ModelStatus.REMOVED
+        if self.presence is Presence.MISSING:
+            return ModelStatus.MISSING
+        return self.model.status
+
+
+FieldDiff: TypeAlias = Mapping[str, tuple[JSONValue, JSONValue]]
+"""``{field: (old, new)}`` in the flat vocabulary of :meth:`Model.fields`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelChange:
+    """One recorded change of one model on one gateway."""
+
+    kind: ChangeKind
+    gateway: str
+    gateway_model_id: str
+    id: str
+    fields: FieldDiff = field(default_factory=dict)
+    anomalies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MissMark:
+    """A stored model absent from this poll but not yet removed (or still missing)."""
+
+    gateway_model_id: str
+    miss_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPlan:
+    """Everything one run writes, computed purely from the previous catalog and the new snapshot.
+
+    The store applies a plan in one transaction: ``upserts`` become present rows, ``missing`` rows
+    get their miss count, ``removed`` rows their removed status, and ``changes`` are appended.
+    """
+
+    gateway: str
+    changes: tuple[ModelChange, ...] = ()
+    upserts: tuple[Model, ...] = ()
+    missing: tuple[MissMark, ...] = ()
+    removed: tuple[str, ...] = ()
+    total_models: int = 0
+
+    def count(self, kind: ChangeKind) -> int:
+        return sum(1 for change in self.changes if change.kind is kind)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.changes or self.upserts or self.missing or self.removed)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRecord:
+    """A change as stored and served: a :class:`ModelChange` with its place in history."""
+
+    seq: int
+    change: ModelChange
+    source: ChangeSource
+    run_id: int | None
+    catalog_version: int
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        change = self.change
+        return {
+            "seq": self.seq,
+            "gateway": change.gateway,
+            "gateway_model_id": change.gateway_model_id,
+            "id": change.id,
+            "kind": change.kind.value,
+            "fields": {name: [old, new] for name, (old, new) in change.fields.items()},
+            "anomalies": list(change.anomalies),
+            "source": self.source.value,
+            "catalog_version": self.catalog_version,
+            "at": self.at.isoformat(),
+        }

@@ -1,0 +1,233 @@
+"""The gateway adapter interface, and the pure helpers every adapter parses with.
+
+An adapter knows one list-models API shape. It never does I/O: the runner asks it which request
+to send (:meth:`GatewayAdapter.first_request`), hands it each decoded page to learn whether there
+is another (:meth:`GatewayAdapter.next_request`), then asks it to split the pages into raw entries
+(:meth:`GatewayAdapter.entries`) and to normalize each entry into a :class:`~modelsync.domain.Model`
+(:meth:`GatewayAdapter.normalize`). Both are pure, so the runner may memoize ``normalize`` by the
+raw entry's bytes and skip entries that did not change since the last poll.
+
+Any malformed input raises :class:`~modelsync.errors.PayloadError` with a message that names the
+entry and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+
+from modelsync.domain import Model, Tier
+from modelsync.errors import PayloadError
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """One GET to send: an absolute URL (upstream rewriting happens later), params and headers."""
+
+    url: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    page: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One decoded page: the JSON document and the response headers (lower-case names)."""
+
+    document: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GatewayConfig:
+    """What an adapter needs to know about the gateway it serves, resolved from settings."""
+
+    name: str
+    base_url: str
+    api_key: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GatewaySpec:
+    """A gateway as the registry ships it (DESIGN section 4)."""
+
+    name: str
+    adapter: str
+    tier: Tier
+    base_url: str
+    key_env: str | None
+    key_required: bool
+    options: Mapping[str, Any] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+
+
+RawEntry = tuple[str, Any]
+"""``(gateway_model_id, raw JSON of that model)`` as an adapter splits its pages."""
+
+MAX_PAGES = 200
+"""A paginated list that needs more pages than this is treated as a looping cursor."""
+
+
+class GatewayAdapter(ABC):
+    """One list-models API shape. Subclasses set :attr:`kind` and implement the abstract methods."""
+
+    kind: str = ""
+
+    def __init__(self, gateway: str) -> None:
+        self.gateway = gateway
+
+    def auth_headers(self, api_key: str | None) -> dict[str, str]:
+        """Headers that carry the key; ``Authorization: Bearer`` unless the API differs."""
+        return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+    @abstractmethod
+    def first_request(self, config: GatewayConfig) -> PageRequest:
+        """The first (often only) request of a listing."""
+
+    def next_request(
+        self, config: GatewayConfig, previous: PageRequest, page: Page
+    ) -> PageRequest | None:
+        """The request for the page after ``page``, or ``None`` when the listing is complete."""
+        return None
+
+    @abstractmethod
+    def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
+        """Split decoded pages into raw entries, dropping what is not a public model."""
+
+    @abstractmethod
+    def normalize(self, gateway_model_id: str, raw: Any) -> Model:
+        """One raw entry to a normalized model. Pure; raises PayloadError on a bad value."""
+
+    def parse(self, pages: Sequence[Page]) -> list[Model]:
+        """Every model of a listing, in order (tests and tools; the runner memoizes instead)."""
+        return [self.normalize(model_id, raw) for model_id, raw in self.entries(pages)]
+
+
+# --------------------------------------------------------------------------------------------
+# Pure parsing helpers
+
+
+def expect_dict(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise PayloadError(f"{where}: expected an object, got {type_name(value)}")
+    return value
+
+
+def expect_list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise PayloadError(f"{where}: expected a list, got {type_name(value)}")
+    return value
+
+
+def type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", type(None): "null"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def optional_str(raw: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = raw.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(f"{where}: {key} must be a string, got {type_name(value)}")
+    return value
+
+
+def positive_int(value: Any, what: str) -> int | None:
+    """A token count: ``None`` for missing, zero or negative ("unknown", never 0)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, float) and value.is_integer():
+        return int(value) if value > 0 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        number = int(value)
+        return number if number > 0 else None
+    raise PayloadError(f"{what} must be a whole number, got {value!r}")
+
+
+@lru_cache(maxsize=8192)
+def _decimal(value: str | int | float) -> Decimal:
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if not number.is_finite():
+        raise InvalidOperation(value)
+    return number
+
+
+def to_decimal(value: Any, what: str) -> Decimal | None:
+    """A price as given (number or numeric string) to ``Decimal``; ``None`` for null or empty.
+
+    Floats go through their shortest ``repr`` so ``5e-07`` stays ``0.0000005`` exactly.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise PayloadError(f"{what} must be a number, got {value!r}")
+    try:
+        return _decimal(value.strip() if isinstance(value, str) else value)
+    except (InvalidOperation, ValueError):
+        raise PayloadError(f"{what} must be a number, got {value!r}") from None
+
+
+def price(
+    value: Any, what: str, *, scale: int = 0, unknown_below_zero: bool = True
+) -> Decimal | None:
+    """A price in USD per 1M tokens from a value in the gateway's unit.
+
+    ``scale`` is the power of ten that turns the gateway's unit into USD per 1M tokens: 6 for USD
+    per token, 0 for USD per 1M, -4 for xAI's cents per 100M tokens, -3 for nano-USD per token. A
+    negative price (OpenRouter's ``"-1"`` on router models) means "variable": unknown, ``None``.
+    """
+    number = to_decimal(value, what)
+    if number is None:
+        return None
+    if number < 0:
+        if unknown_below_zero:
+            return None
+        raise PayloadError(f"{what} must not be negative, got {value!r}")
+    return _scaled(number, scale)
+
+
+@lru_cache(maxsize=8192)
+def _scaled(number: Decimal, scale: int) -> Decimal:
+    return number.scaleb(scale).normalize() if number else Decimal(0)
+
+
+def sorted_strings(value: Any, what: str) -> tuple[str, ...]:
+    """A list of strings as a sorted, de-duplicated tuple (modalities, parameters)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise PayloadError(f"{what} must be a list of strings, got {value!r}")
+    return tuple(sorted(set(value)))
+
+
+_SLUG_DROP = re.compile(r"[^a-z0-9._:\-/]+")
+
+
+def slugify(text: str) -> str:
+    """Lower case, spaces to ``-``, anything outside ``[a-z0-9._:-/]`` dropped."""
+    return _SLUG_DROP.sub("", text.strip().lower().replace(" ", "-"))
+
+
+def canonical_id(author: str | None, slug: str, gateway: str) -> str:
+    """``author/slug`` in lower case; ``gateway/slug`` when no author is known."""
+    slug = slug.strip().strip("/")
+    owner = slugify(author) if author else ""
+    return f"{owner or gateway}/{slugify(slug)}"
+
+
+def split_author(raw_id: str) -> tuple[str | None, str]:
+    """``"meta-llama/Llama-3"`` -> ``("meta-llama", "Llama-3")``; no slash -> ``(None, raw_id)``."""
+    author, sep, rest = raw_id.partition("/")
+    if sep and author and rest:
+        return author, rest
+    return None, raw_id

@@ -1,0 +1,148 @@
+"""PURE: what a snapshot is allowed to do to the catalog.
+
+Three rules (DESIGN section 5):
+
+* a snapshot that is empty, repeats a model id, or shrinks by more than ``max_shrink`` of the last
+  good one is *rejected*: nothing of it is applied (:func:`check_snapshot`);
+* a model leaves the catalog only after ``removal_misses`` consecutive polls without it: the first
+  miss marks it ``missing``, the last one records ``removed`` (:func:`plan_sync`);
+* a price that moves by ``price_jump_factor`` or more, or crosses zero, and a context length that
+  shrinks are applied, but flagged in the change record (:func:`anomalies`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from modelsync.diff import CatalogDiff
+from modelsync.domain import (
+    ChangeKind,
+    FieldDiff,
+    JSONValue,
+    MissMark,
+    Model,
+    ModelChange,
+    SyncPlan,
+)
+from modelsync.errors import SnapshotRejected
+
+
+@dataclass(frozen=True, slots=True)
+class GuardPolicy:
+    max_shrink: float = 0.5
+    removal_misses: int = 2
+    price_jump_factor: int = 10
+
+
+def check_snapshot(model_ids: Iterable[str], *, last_good_count: int, policy: GuardPolicy) -> int:
+    """Reject an empty, duplicated or shrunk snapshot; return its size.
+
+    ``last_good_count`` is the number of models the last applied snapshot had (0 when none).
+    """
+    seen: set[str] = set()
+    duplicates: list[str] = []
+    for model_id in model_ids:
+        if model_id in seen:
+            duplicates.append(model_id)
+        seen.add(model_id)
+    if duplicates:
+        shown = ", ".join(sorted(set(duplicates))[:5])
+        raise SnapshotRejected(f"duplicate model ids in one response ({len(duplicates)}): {shown}")
+    count = len(seen)
+    if count == 0:
+        raise SnapshotRejected("empty model list")
+    floor = last_good_count * (1 - policy.max_shrink)
+    if last_good_count and count < floor:
+        raise SnapshotRejected(
+            f"snapshot shrank from {last_good_count} to {count} models "
+            f"(more than {policy.max_shrink:.0%}); keeping the last good catalog"
+        )
+    return count
+
+
+def _decimal(value: JSONValue) -> Decimal | None:
+    return Decimal(value) if isinstance(value, str) else None
+
+
+def anomalies(fields: FieldDiff, policy: GuardPolicy) -> tuple[str, ...]:
+    """Codes ``kind:field`` for suspicious moves in a field diff (applied, but flagged)."""
+    found: list[str] = []
+    factor = policy.price_jump_factor
+    for name, (old_value, new_value) in fields.items():
+        if name.startswith("pricing."):
+            old, new = _decimal(old_value), _decimal(new_value)
+            if old is None or new is None:
+                continue
+            if (old == 0) != (new == 0):
+                found.append(f"price_zero_crossing:{name}")
+            elif old > 0 and (new >= old * factor or new * factor <= old):
+                found.append(f"price_x{factor}:{name}")
+        elif (
+            name == "context_length"
+            and isinstance(old_value, int)
+            and isinstance(new_value, int)
+            and new_value < old_value
+        ):
+            found.append("context_shrank:context_length")
+    return tuple(found)
+
+
+def _added_fields(model: Model) -> FieldDiff:
+    return {
+        name: (None, value)
+        for name, value in model.fields().items()
+        if value is not None and value != []
+    }
+
+
+def _change(kind: ChangeKind, model: Model, fields: FieldDiff, policy: GuardPolicy) -> ModelChange:
+    return ModelChange(
+        kind=kind,
+        gateway=model.gateway,
+        gateway_model_id=model.gateway_model_id,
+        id=model.id,
+        fields=fields,
+        anomalies=anomalies(fields, policy) if kind is not ChangeKind.ADDED else (),
+    )
+
+
+def plan_sync(
+    gateway: str, diff: CatalogDiff, *, total_models: int, policy: GuardPolicy
+) -> SyncPlan:
+    """Turn raw differences into the writes and change records of one run."""
+    changes: list[ModelChange] = []
+    upserts: list[Model] = []
+    for model in diff.added:
+        changes.append(_change(ChangeKind.ADDED, model, _added_fields(model), policy))
+        upserts.append(model)
+    for pair in diff.updated:
+        changes.append(_change(ChangeKind.UPDATED, pair.new, pair.fields, policy))
+        upserts.append(pair.new)
+    for pair in diff.returned:
+        if pair.fields:
+            changes.append(_change(ChangeKind.UPDATED, pair.new, pair.fields, policy))
+        upserts.append(pair.new)
+    for pair in diff.restored:
+        changes.append(_change(ChangeKind.RESTORED, pair.new, pair.fields, policy))
+        upserts.append(pair.new)
+
+    missing: list[MissMark] = []
+    removed: list[str] = []
+    for entry in diff.absent:
+        misses = entry.miss_count + 1
+        model = entry.model
+        if misses >= policy.removal_misses:
+            changes.append(_change(ChangeKind.REMOVED, model, {}, policy))
+            removed.append(model.gateway_model_id)
+        else:
+            missing.append(MissMark(model.gateway_model_id, misses))
+    return SyncPlan(
+        gateway=gateway,
+        changes=tuple(changes),
+        upserts=tuple(upserts),
+        missing=tuple(missing),
+        removed=tuple(removed),
+        total_models=total_models,
+    )

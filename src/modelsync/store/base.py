@@ -1,0 +1,327 @@
+"""The store interface, documented once: everything modelsync persists goes through :class:`Store`.
+
+One implementation ships, :class:`modelsync.store.sql.SqlStore` (SQLAlchemy 2, async), for SQLite
+and PostgreSQL alike; the contract suite in ``tests/store/`` runs against both.
+
+Rules every implementation keeps:
+
+* **One transaction per run.** :meth:`Store.finish_run` writes the run record, the gateway's state
+  and, when the plan is not empty, the models and changes, and bumps the catalog versions, in one
+  transaction. A crash leaves the old catalog or the new one, never half.
+* **Leases with fencing.** A run starts with :meth:`Store.acquire_lease`; every grant carries a
+  fencing token that is bumped on each grant. :meth:`Store.finish_run` succeeds only while the
+  lease is still held with that token, and raises :class:`~modelsync.errors.LeaseLost` otherwise,
+  writing nothing. A holder that died is replaced once its lease expires.
+* **Versions.** ``catalog_version`` is global and grows by one with every applied non-empty plan;
+  each gateway has its own counter as well. Changes get a global, increasing ``seq``.
+* **Times** are timezone-aware UTC ``datetime`` values, always passed in (the clock is injected).
+* Database errors surface as :class:`~modelsync.errors.StoreError` (``raise ... from``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from modelsync.domain import (
+    CatalogEntry,
+    ChangeRecord,
+    ChangeSource,
+    Model,
+    ModelStatus,
+    RunOutcome,
+    SyncPlan,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GatewayRegistration:
+    """What the configuration says about a gateway; written at start-up, state kept."""
+
+    name: str
+    tier: str
+    interval_s: int
+    enabled: bool
+    disabled_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GatewayState:
+    """A gateway's row: configuration, schedule, last outcome, validators and lease."""
+
+    name: str
+    tier: str
+    interval_s: int
+    enabled: bool
+    disabled_reason: str | None
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    last_outcome: RunOutcome | None
+    consecutive_failures: int
+    next_run_at: datetime | None
+    model_count: int
+    version: int
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    last_full_sync_at: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    fencing_token: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The right to run one gateway until ``expires_at``; ``token`` fences every write."""
+
+    gateway: str
+    owner: str
+    token: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseGrant:
+    """A lease and the gateway's state as it was when the lease was taken."""
+
+    lease: Lease
+    state: GatewayState
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRecord:
+    """One finished run, as :meth:`Store.finish_run` records it."""
+
+    gateway: str
+    trigger: ChangeSource
+    outcome: RunOutcome
+    started_at: datetime
+    finished_at: datetime
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    restored: int = 0
+    missing: int = 0
+    total_models: int = 0
+    http_status: int | None = None
+    bytes: int = 0
+    error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    full_sync: bool = False
+    next_run_at: datetime | None = None
+    """When set, the gateway's next run is written in the same transaction."""
+
+    @property
+    def duration_ms(self) -> int:
+        return round((self.finished_at - self.started_at).total_seconds() * 1000)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome in (RunOutcome.CHANGED, RunOutcome.UNCHANGED, RunOutcome.NOT_MODIFIED)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRun:
+    """A run as read back: the record with its id and the catalog version it produced."""
+
+    id: int
+    record: RunRecord
+    catalog_version: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What :meth:`Store.finish_run` wrote."""
+
+    run_id: int
+    catalog_version: int
+    """The global version after the run (unchanged when the plan was empty)."""
+    gateway_version: int
+    changes: tuple[ChangeRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCatalog:
+    """Every stored model of one gateway (present, missing and removed) and its version."""
+
+    gateway: str
+    version: int
+    entries: Mapping[str, CatalogEntry]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredModel:
+    """A model as the read side serves it."""
+
+    model: Model
+    status: ModelStatus
+    miss_count: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    updated_at: datetime
+    content_hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.model.to_json()
+        data.update(
+            status=self.status.value,
+            first_seen_at=self.first_seen_at.isoformat(),
+            last_seen_at=self.last_seen_at.isoformat(),
+            updated_at=self.updated_at.isoformat(),
+            content_hash=self.content_hash,
+        )
+        return data
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelQuery:
+    gateway: str | None = None
+    provider: str | None = None
+    q: str | None = None
+    include_removed: bool = False
+    limit: int = 500
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookDelivery:
+    """An accepted (or duplicate) webhook delivery; ``key`` is the idempotency key."""
+
+    key: str
+    scheme: str
+    gateway: str | None
+    event_types: tuple[str, ...]
+    model_count: int
+    received_at: datetime
+    expires_at: datetime
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetentionPolicy:
+    runs_days: int
+    runs_keep_per_gateway: int
+    changes_days: int
+    changes_keep: int
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    runs: int
+    changes: int
+    deliveries: int
+
+
+class Store(ABC):
+    """Everything modelsync persists. See the module docstring for the rules."""
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect; a SQLite database is created and migrated to the latest schema on first use."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise StoreError unless the database answers."""
+
+    # -- gateways and leases ---------------------------------------------------------------
+
+    @abstractmethod
+    async def register_gateways(self, gateways: Sequence[GatewayRegistration]) -> None:
+        """Insert or update the configuration columns of these gateways; state is kept."""
+
+    @abstractmethod
+    async def gateway_states(self, names: Sequence[str] | None = None) -> list[GatewayState]:
+        """Registered gateways (all, or these names), ordered by name."""
+
+    @abstractmethod
+    async def acquire_lease(
+        self, gateway: str, owner: str, *, now: datetime, ttl_s: float
+    ) -> LeaseGrant | None:
+        """Take the gateway's lease unless another owner holds an unexpired one (then ``None``)."""
+
+    @abstractmethod
+    async def claim_due(
+        self, owner: str, *, now: datetime, ttl_s: float, limit: int
+    ) -> list[LeaseGrant]:
+        """Lease up to ``limit`` enabled gateways that are due, skipping rows locked by others."""
+
+    @abstractmethod
+    async def release_lease(self, lease: Lease) -> None:
+        """Give the lease up early (no-op when it was lost)."""
+
+    @abstractmethod
+    async def set_next_run(self, gateway: str, at: datetime | None) -> None: ...
+
+    # -- runs ------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def load_catalog(self, gateway: str) -> StoredCatalog:
+        """Every stored model of the gateway, keyed by gateway model id."""
+
+    @abstractmethod
+    async def finish_run(
+        self,
+        run: RunRecord,
+        plan: SyncPlan | None,
+        *,
+        lease: Lease | None,
+        now: datetime,
+    ) -> RunResult:
+        """Record a run and apply its plan, in one transaction; release the lease.
+
+        ``lease=None`` records without a lease (a gateway that is disabled was never leased).
+        Raises LeaseLost, writing nothing, when ``lease`` is no longer held with its token.
+        """
+
+    @abstractmethod
+    async def list_runs(self, *, gateway: str | None = None, limit: int = 50) -> list[StoredRun]:
+        """Newest first."""
+
+    # -- read side -------------------------------------------------------------------------
+
+    @abstractmethod
+    async def catalog_version(self) -> int: ...
+
+    @abstractmethod
+    async def list_models(self, query: ModelQuery) -> list[StoredModel]:
+        """Models by gateway, then id; ``q`` matches id, name or gateway model id (any case)."""
+
+    @abstractmethod
+    async def model_offers(self, model_id: str) -> list[StoredModel]:
+        """Every gateway's offer of one canonical model id (removed ones included)."""
+
+    @abstractmethod
+    async def list_changes(
+        self,
+        *,
+        since: int | None = None,
+        gateway: str | None = None,
+        model: str | None = None,
+        limit: int = 100,
+    ) -> list[ChangeRecord]:
+        """Changes with ``seq > since``, oldest first; ``model`` matches the canonical id."""
+
+    # -- webhooks and housekeeping ---------------------------------------------------------
+
+    @abstractmethod
+    async def record_delivery(self, delivery: WebhookDelivery) -> bool:
+        """Store a delivery; ``False`` when its key is stored and unexpired (a duplicate)."""
+
+    @abstractmethod
+    async def list_deliveries(self, *, limit: int = 50) -> list[WebhookDelivery]:
+        """Newest first."""
+
+    @abstractmethod
+    async def prune(self, policy: RetentionPolicy, *, now: datetime) -> PruneResult:
+        """Delete runs, changes and expired deliveries past the retention policy."""
