@@ -1,0 +1,109 @@
+"""The pure diff: added, updated with field diffs, returned, restored, absent."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from modelsync.diff import diff_catalogs, field_diff
+from modelsync.domain import CatalogEntry, Model, Presence, Pricing
+
+
+def m(model_id: str, prompt: str | None = "1", name: str | None = None, **kw: object) -> Model:
+    return Model(
+        gateway="g",
+        gateway_model_id=model_id,
+        id=f"acme/{model_id}",
+        name=name or model_id,
+        pricing=Pricing(prompt=Decimal(prompt) if prompt is not None else None),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def entries(*models: Model, presence: Presence = Presence.PRESENT) -> dict[str, CatalogEntry]:
+    return {model.gateway_model_id: CatalogEntry(model, presence) for model in models}
+
+
+def test_field_diff_names_old_and_new_values() -> None:
+    """Only differing fields appear, as (old, new) in the flat vocabulary."""
+    fields = field_diff(m("a").fields(), m("a", prompt="2", name="A").fields())
+    assert fields == {"name": ("a", "A"), "pricing.prompt": ("1", "2")}
+
+
+def test_field_diff_equal_is_empty() -> None:
+    """Equal fields, even on different objects, give no diff."""
+    assert field_diff(m("a").fields(), m("a").fields()) == {}
+
+
+def test_lists_compare_as_sorted_sets() -> None:
+    """Modalities are compared in their normalized (sorted) order."""
+    old = m("a", input_modalities=("image", "text"))
+    new = m("a", input_modalities=("image", "text"))
+    assert field_diff(old.fields(), new.fields()) == {}
+
+
+def test_every_kind_at_once() -> None:
+    """One snapshot can add, update, keep, bring back, restore and drop models."""
+    previous = {
+        **entries(m("kept"), m("priced"), m("gone")),
+        **entries(m("back", prompt="1"), presence=Presence.MISSING),
+        **entries(m("reborn"), presence=Presence.REMOVED),
+        **entries(m("dead"), presence=Presence.REMOVED),
+    }
+    current = {
+        model.gateway_model_id: model
+        for model in (m("kept"), m("priced", prompt="2"), m("back"), m("reborn"), m("new"))
+    }
+    result = diff_catalogs(previous, current)
+    assert [model.gateway_model_id for model in result.added] == ["new"]
+    assert [(d.new.gateway_model_id, dict(d.fields)) for d in result.updated] == [
+        ("priced", {"pricing.prompt": ("1", "2")})
+    ]
+    assert [d.new.gateway_model_id for d in result.returned] == ["back"]
+    assert [d.new.gateway_model_id for d in result.restored] == ["reborn"]
+    assert [e.model.gateway_model_id for e in result.absent] == ["gone"]
+    assert result.unchanged == 1
+
+
+def test_same_object_is_unchanged_without_comparing() -> None:
+    """A model carried over from the last poll is unchanged by identity."""
+    model = m("a")
+    result = diff_catalogs(entries(model), {"a": model})
+    assert result.unchanged == 1
+    assert result.added == []
+    assert result.updated == []
+    assert result.absent == []
+
+
+def test_extra_is_never_compared() -> None:
+    """A volatile field kept in extra (created) never makes an update."""
+    result = diff_catalogs(
+        entries(m("a", extra={"created": 1})), {"a": m("a", extra={"created": 2})}
+    )
+    assert result.unchanged == 1
+
+
+def test_empty_previous_adds_everything() -> None:
+    """The first poll of a gateway adds every model."""
+    result = diff_catalogs({}, {"a": m("a"), "b": m("b")})
+    assert len(result.added) == 2
+
+
+@given(
+    st.dictionaries(st.sampled_from("abcdefgh"), st.sampled_from(["1", "2", "3"]), max_size=8),
+    st.dictionaries(st.sampled_from("abcdefgh"), st.sampled_from(["1", "2", "3"]), max_size=8),
+)
+def test_partition_property(old: dict[str, str], new: dict[str, str]) -> None:
+    """Every id lands in exactly one bucket, and updates are exactly the price changes."""
+    result = diff_catalogs(
+        entries(*(m(k, v) for k, v in old.items())), {k: m(k, v) for k, v in new.items()}
+    )
+    added = {model.gateway_model_id for model in result.added}
+    updated = {d.new.gateway_model_id for d in result.updated}
+    absent = {e.model.gateway_model_id for e in result.absent}
+    assert added == new.keys() - old.keys()
+    assert absent == old.keys() - new.keys()
+    assert updated == {k for k in old.keys() & new.keys() if old[k] != new[k]}
+    assert result.unchanged == len(old.keys() & new.keys()) - len(updated)
