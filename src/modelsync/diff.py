@@ -1,9 +1,10 @@
 """PURE: the previous catalog of a gateway and its new snapshot -> what differs.
 
-Linear in the size of both: one dictionary lookup per model, and a field comparison only for a
-model whose flat fields differ (dictionary equality runs in C first). A model object that the
-runner carried over unchanged from the previous poll (``new is old.model``) costs one identity
-check. What the differences *mean* (missing or removed, anomalies) is decided by :mod:`guard`.
+Linear in the size of both: one dictionary lookup and one value comparison per model (the
+dataclass equality of the compared fields; ``Decimal("1.5") == Decimal("1.50")``), and the flat
+field-by-field diff only for a model that differs. A model object the runner carried over from the
+previous poll (``new is old.model``) costs one identity check. What the differences *mean*
+(missing or removed, anomalies) is decided by :mod:`guard`.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def diff_catalogs(
             result.added.append(model)
             continue
         old = entry.model
-        changed: FieldDiff = {} if model is old else field_diff(old.fields(), model.fields())
+        same = model is old or model == old
+        changed: FieldDiff = {} if same else field_diff(old.fields(), model.fields())
         if entry.presence is Presence.REMOVED:
             result.restored.append(ModelDiff(entry, model, changed))
         elif entry.presence is Presence.MISSING:
