@@ -1,0 +1,178 @@
+"""The one way modelsync GETs an upstream: conditional, size-bounded, retried, errors mapped."""
+
+from __future__ import annotations
+
+import asyncio
+import random as _random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+import structlog
+
+from modelsync.errors import FetchError, TransientFetchError
+from modelsync.fetch.decoding import body_excerpt, read_body
+from modelsync.fetch.policy import (
+    ACCEPT_ENCODING,
+    FetchPolicy,
+    FetchResponse,
+    Validators,
+    identity_headers,
+    redact_url,
+    retry_delay,
+    status_error,
+)
+
+log = structlog.get_logger("modelsync.fetch")
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    url: str
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Fetcher:
+    """Sends GETs through the injected client under a :class:`FetchPolicy`.
+
+    ``sleep``, ``random`` and ``monotonic`` are injected so tests see every backoff exactly;
+    ``now`` (wall time) is only read for a ``Retry-After`` date on a response without ``Date``.
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        policy: FetchPolicy,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        random: Callable[[], float] = _random.random,
+        monotonic: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._client = client
+        self._policy = policy
+        self._sleep = sleep
+        self._random = random
+        self._monotonic = monotonic
+        self._now = now
+
+    async def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        validators: Validators | None = None,
+    ) -> FetchResponse:
+        """GET ``url``; a 2xx or 304 answer, or a :class:`~modelsync.errors.FetchError`.
+
+        Timeouts, connection errors, 408, 429 and 5xx are retried up to ``policy.attempts`` tries
+        in all; the last failure is raised as ``RateLimited`` (429) or ``TransientFetchError``.
+        Any other status raises ``UpstreamHTTPError`` at once, a body over the limit
+        ``BodyTooLarge``.
+        """
+        started = self._monotonic()
+        try:
+            target = httpx.URL(url).copy_merge_params(params or {})
+        except httpx.InvalidURL as exc:
+            raise FetchError(f"invalid URL {redact_url(url)!r}: {exc}") from exc
+        shown = redact_url(str(target))
+        request_headers = self._request_headers(headers, validators)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                answer = await self._attempt(target, shown, request_headers)
+            except TransientFetchError as exc:
+                if attempt >= self._policy.attempts:
+                    raise _gave_up(exc, attempt) from exc
+                delay = retry_delay(self._policy, attempt, exc.retry_after, self._random())
+                log.debug(
+                    "fetch retry",
+                    url=shown,
+                    attempt=attempt,
+                    delay_s=round(delay, 3),
+                    error=str(exc),
+                )
+                await self._sleep(delay)
+            else:
+                break
+        not_modified = answer.status == 304
+        response_headers = answer.headers
+        if not_modified and validators is not None:
+            sent = {"etag": validators.etag, "last-modified": validators.last_modified}
+            response_headers = {k: v for k, v in sent.items() if v} | response_headers
+        return FetchResponse(
+            url=answer.url,
+            status=answer.status,
+            body=answer.body,
+            headers=response_headers,
+            not_modified=not_modified,
+            attempts=attempt,
+            elapsed_s=self._monotonic() - started,
+        )
+
+    def _request_headers(
+        self, headers: Mapping[str, str] | None, validators: Validators | None
+    ) -> httpx.Headers:
+        merged = httpx.Headers(identity_headers(self._policy))
+        merged.update(headers or {})
+        if validators is not None:
+            merged.update(validators.request_headers())
+        merged["Accept-Encoding"] = ACCEPT_ENCODING
+        return merged
+
+    async def _attempt(self, target: httpx.URL, shown: str, headers: httpx.Headers) -> _Answer:
+        """One GET, every httpx exception mapped; a non-2xx/304 status raised as its error."""
+        policy = self._policy
+        try:
+            async with self._client.stream(
+                "GET", target, headers=headers, timeout=policy.timeout, follow_redirects=True
+            ) as response:
+                status = response.status_code
+                final = redact_url(str(response.url))
+                names = {name.lower(): value for name, value in response.headers.items()}
+                if status == 304:
+                    return _Answer(status, b"", names, final)
+                if 200 <= status < 300:
+                    body = await read_body(response, final, policy.max_body_bytes)
+                    return _Answer(status, body, names, final)
+                excerpt = await body_excerpt(response, final)
+                raise status_error(status, final, names, excerpt, self._now())
+        except httpx.TimeoutException as exc:
+            raise TransientFetchError(_timeout_message(exc, policy, shown)) from exc
+        except (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError) as exc:
+            raise TransientFetchError(f"connection failed for {shown}: {_describe(exc)}") from exc
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            raise FetchError(f"could not fetch {shown}: {_describe(exc)}") from exc
+
+
+def _timeout_message(exc: httpx.TimeoutException, policy: FetchPolicy, url: str) -> str:
+    read = policy.read_timeout_s
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"timed out after {policy.connect_timeout_s}s connecting to {url}"
+    if isinstance(exc, httpx.PoolTimeout):
+        return f"timed out after {read}s waiting for a free connection to {url}"
+    if isinstance(exc, httpx.WriteTimeout):
+        return f"timed out after {read}s sending the request to {url}"
+    return f"timed out after {read}s reading {url}"
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _gave_up(exc: TransientFetchError, attempts: int) -> TransientFetchError:
+    """The last failure again, its message saying how many attempts were made."""
+    plural = "s" if attempts != 1 else ""
+    message = f"{exc} (gave up after {attempts} attempt{plural})"
+    return type(exc)(message, status=exc.status, retry_after=exc.retry_after)
