@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -231,3 +232,81 @@ def split_author(raw_id: str) -> tuple[str | None, str]:
     if sep and author and rest:
         return author, rest
     return None, raw_id
+
+
+# Hot-path helpers (memoized); callers wrap a PayloadError with the entry's id.
+
+
+def optional_text(value: Any, what: str) -> str | None:
+    """A string field: ``None`` for null or empty; any other type is a PayloadError."""
+    if value is None or value == "":
+        return None
+    if type(value) is not str:
+        raise PayloadError(f"{what} must be a string, got {type_name(value)}")
+    return value
+
+
+def optional_dict(value: Any, what: str) -> dict[str, Any]:
+    """An optional object: ``{}`` for null; any other non-object (even ``[]``) is a PayloadError."""
+    return {} if value is None else expect_dict(value, what)
+
+
+def optional_list(value: Any, what: str) -> list[Any]:
+    """An optional list: ``[]`` for null; any other non-list (even ``{}``) is a PayloadError."""
+    return [] if value is None else expect_list(value, what)
+
+
+def string_tuple(value: Any, what: str) -> tuple[str, ...]:
+    """:func:`sorted_strings`, memoized on the list's contents (catalogs repeat a few lists)."""
+    if value is None:
+        return ()
+    try:  # an unhashable item (a dict, a list) is not a string either: TypeError
+        result = _string_tuple(tuple(value)) if type(value) is list else None
+    except TypeError:
+        result = None
+    if result is not None:
+        return result
+    raise PayloadError(f"{what} must be a list of strings, got {value!r}")
+
+
+@lru_cache(maxsize=4096)
+def _string_tuple(items: tuple[Any, ...]) -> tuple[str, ...] | None:
+    if not all(type(item) is str for item in items):
+        return None
+    return tuple(sorted(set(items)))
+
+
+def iso_date(value: Any, what: str) -> str | None:
+    """``YYYY-MM-DD`` from an ISO date or datetime (its own calendar date) or Unix s (or ms)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = _iso_date_text(value.strip())
+        if text is not None:
+            return text
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        seconds = value / 1000 if value > 10**11 else value  # 10**11 s is the year 5138
+        try:
+            return datetime.fromtimestamp(seconds, UTC).date().isoformat()
+        except (OverflowError, OSError, ValueError):
+            pass
+    raise PayloadError(f"{what} must be an ISO date or a Unix time, got {value!r}")
+
+
+@lru_cache(maxsize=1024)
+def _iso_date_text(text: str) -> str | None:
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text).isoformat()
+        return datetime.fromisoformat(text).date().isoformat()
+    except ValueError:
+        return None
+
+
+Offer = tuple[str, Decimal, Decimal]
+"""``(provider, prompt, completion)``: one priced offer of a model on a multi-provider gateway."""
+
+
+def cheapest(offers: Iterable[Offer]) -> Offer | None:
+    """Lowest prompt + completion, then lowest prompt, then provider: order-independent."""
+    return min(offers, key=lambda offer: (offer[1] + offer[2], offer[1], offer[0]), default=None)

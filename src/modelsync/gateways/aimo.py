@@ -1,0 +1,128 @@
+"""AIMO Network marketplace: ``GET https://beta.aimo.network/api/v1/models`` (Bearer key).
+
+No public docs or capture exist; the shape is inferred from the gatewayz client (PROVIDERS.md):
+``{"data": [{name, display_name, description?, context_length, created, canonical_slug?,
+architecture{input_modalities, output_modalities}, providers: [{id (provider public key), name,
+pricing{prompt, completion}}]}]}``.
+
+- The same model ``name`` may be listed once per provider: :meth:`AimoAdapter.entries` merges
+  those items into one (the first item's fields, every item's ``providers``), so there is one
+  model per name.
+- Unit assumption: provider prices are OpenRouter-style USD per token (decimal strings or
+  numbers), like the OpenRouter-compatible API AIMO mirrors.
+- pricing: the cheapest provider quoting both prices (:func:`~.base.cheapest`: lowest prompt +
+  completion, then lowest prompt, then provider id); none -> unknown.
+- ``created`` and the provider list stay in ``extra``.
+
+Canonical id: ``canonical_slug`` when it names an author, else ``name`` when it does
+(``deepseek/DeepSeek-V3`` -> ``deepseek/deepseek-v3``), else ``aimo/<name>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from modelsync.domain import NO_PRICING, Model, Pricing
+from modelsync.errors import PayloadError
+from modelsync.gateways.base import (
+    GatewayAdapter,
+    GatewayConfig,
+    Offer,
+    Page,
+    PageRequest,
+    RawEntry,
+    canonical_id,
+    cheapest,
+    expect_dict,
+    expect_list,
+    optional_dict,
+    optional_list,
+    optional_text,
+    positive_int,
+    price,
+    slugify,
+    split_author,
+    string_tuple,
+    type_name,
+)
+
+_CONSUMED = frozenset({"name", "display_name", "description", "context_length", "architecture"})
+
+
+class AimoAdapter(GatewayAdapter):
+    """AIMO's OpenAI-style list with per-provider offers, one model per name."""
+
+    kind = "aimo"
+
+    def first_request(self, config: GatewayConfig) -> PageRequest:
+        """The whole list in one GET."""
+        return PageRequest(url=config.base_url, headers=self.auth_headers(config.api_key))
+
+    def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
+        """One entry per model ``name``, items repeated per provider merged into one."""
+        merged: dict[str, dict[str, Any]] = {}
+        for number, page in enumerate(pages, 1):
+            document = expect_dict(page.document, f"{self.gateway} page {number}")
+            data = expect_list(document.get("data"), f"{self.gateway} page {number}: data")
+            for index, item in enumerate(data):
+                where = f"{self.gateway} page {number} data[{index}]"
+                if type(item) is not dict:
+                    raise PayloadError(f"{where}: expected an object, got {type_name(item)}")
+                name = item.get("name")
+                if type(name) is not str or not name:
+                    raise PayloadError(f"{where}: name must be a non-empty string")
+                first = merged.get(name)
+                if first is None:
+                    merged[name] = item
+                    continue
+                providers = optional_list(first.get("providers"), f"{where}: providers")
+                more = optional_list(item.get("providers"), f"{where}: providers")
+                merged[name] = {**first, "providers": [*providers, *more]}
+        yield from merged.items()
+
+    def normalize(self, gateway_model_id: str, raw: Any) -> Model:
+        """One (merged) model to a normalized model."""
+        try:
+            return self._normalize(gateway_model_id, raw)
+        except PayloadError as error:
+            raise PayloadError(f"{self.gateway} model {gateway_model_id!r}: {error}") from None
+
+    def _normalize(self, gateway_model_id: str, raw: Any) -> Model:
+        entry = expect_dict(raw, "entry")
+        architecture = optional_dict(entry.get("architecture"), "architecture")
+        offers: list[Offer] = []
+        for index, item in enumerate(optional_list(entry.get("providers"), "providers")):
+            where = f"providers[{index}]"
+            provider = expect_dict(item, where)
+            key = optional_text(provider.get("id"), f"{where}.id")
+            label = optional_text(provider.get("name"), f"{where}.name")
+            if provider.get("pricing") is None:
+                continue
+            prices = expect_dict(provider["pricing"], f"{where}.pricing")
+            prompt = price(prices.get("prompt"), f"{where}.pricing.prompt", scale=6)
+            completion = price(prices.get("completion"), f"{where}.pricing.completion", scale=6)
+            if prompt is not None and completion is not None:
+                offers.append((key or label or "", prompt, completion))
+        best = cheapest(offers)
+        slug_source = optional_text(entry.get("canonical_slug"), "canonical_slug")
+        author, slug = split_author(slug_source or "")
+        if author is None:
+            author, slug = split_author(gateway_model_id)
+        return Model(
+            gateway=self.gateway,
+            gateway_model_id=gateway_model_id,
+            id=canonical_id(author, slug, self.gateway),
+            name=optional_text(entry.get("display_name"), "display_name"),
+            description=optional_text(entry.get("description"), "description"),
+            provider_slug=slugify(author) if author else None,
+            context_length=positive_int(entry.get("context_length"), "context_length"),
+            pricing=NO_PRICING if best is None else Pricing(prompt=best[1], completion=best[2]),
+            input_modalities=string_tuple(
+                architecture.get("input_modalities"), "architecture.input_modalities"
+            ),
+            output_modalities=string_tuple(
+                architecture.get("output_modalities"), "architecture.output_modalities"
+            ),
+            extra={k: v for k, v in entry.items() if k not in _CONSUMED},
+        )

@@ -1,0 +1,288 @@
+"""OpenRouter's list-models API, and the OpenRouter-shaped field helpers other adapters reuse.
+
+Request: ``GET {base_url}?output_modalities=all`` (the default hides image, audio, embedding and
+rerank models); ``options["params"]`` adds or overrides query parameters. A key is optional and
+sent as ``Authorization: Bearer`` when configured.
+
+Pagination: none in practice. A non-null ``links.next`` is followed: a URL (absolute or relative)
+replaces the request URL, anything else is an opaque cursor sent as ``cursor``.
+
+Fields: prices are USD per token as decimal strings, scaled to USD per 1M tokens; ``"-1"`` (router
+models such as ``openrouter/auto``) is "variable", so ``None``; ``"0"`` is a real free price.
+``input_cache_read``/``input_cache_write`` become ``cache_read``/``cache_write``; ``request`` (per
+request) and ``image`` (per image) are kept unscaled; every other price key stays in
+``extra["pricing"]``. ``top_provider.max_completion_tokens`` is the output limit. Modalities come
+from ``architecture.input_modalities``/``output_modalities``, or (older captures) from
+``architecture.modality`` such as ``"text+image->text"``. A non-null ``expiration_date`` is the
+deprecation date and makes the model ``deprecated``.
+
+Canonical id (table-tested): the id in lower case, with a leading ``~`` (the ``-latest`` alias
+routers) dropped and a variant suffix (``:free``, ``:thinking``, ``:beta``..., everything from the
+first ``:`` of the slug) stripped; the ``gateway_model_id`` keeps both. An id without an author
+becomes ``{gateway}/{id}``. The author is the ``provider_slug``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from modelsync.domain import NO_PRICING, Model, ModelStatus, Pricing
+from modelsync.errors import ConfigError, PayloadError
+from modelsync.gateways.base import (
+    GatewayAdapter,
+    GatewayConfig,
+    Page,
+    PageRequest,
+    RawEntry,
+    canonical_id,
+    expect_dict,
+    expect_list,
+    iso_date,
+    optional_text,
+    positive_int,
+    price,
+    slugify,
+    split_author,
+    string_tuple,
+    type_name,
+)
+
+# --------------------------------------------------------------------------------------------
+# Helpers shared by the openrouter, openai_compat, together, fireworks and google adapters
+
+
+def request_params(
+    config: GatewayConfig, defaults: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The query parameters of a first request: ``defaults`` overridden by ``options["params"]``."""
+    params = dict(defaults or {})
+    extra = config.options.get("params")
+    if extra is None:
+        return params
+    if not isinstance(extra, Mapping):
+        raise ConfigError(f"gateway {config.name!r}: options.params must be a table of strings")
+    for key, value in extra.items():
+        params[str(key)] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return params
+
+
+def listed_entries(items: list[Any], where: str, id_key: str = "id") -> Iterator[RawEntry]:
+    """``(id, entry)`` per object of a listed array; a non-object or a missing id is an error."""
+    for index, item in enumerate(items):
+        if type(item) is not dict:
+            raise PayloadError(f"{where}[{index}]: expected an object, got {type_name(item)}")
+        model_id = item.get(id_key)
+        if type(model_id) is not str or not model_id.strip():
+            raise PayloadError(
+                f"{where}[{index}]: {id_key} must be a non-empty string, got {model_id!r}"
+            )
+        yield model_id, item
+
+
+def entry_error(gateway: str, model_id: str, error: PayloadError) -> PayloadError:
+    """``error`` prefixed with the gateway and the entry it is about."""
+    return PayloadError(f"{gateway} model {model_id!r}: {error}")
+
+
+def sub_object(raw: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """A nested object field (``{}`` when null or absent)."""
+    value = raw.get(key)
+    if value is None:
+        return {}
+    return expect_dict(value, key)
+
+
+def remaining(raw: Mapping[str, Any], used: frozenset[str]) -> dict[str, Any]:
+    """The fields of ``raw`` not in ``used``: what an adapter keeps in ``extra``."""
+    return {key: value for key, value in raw.items() if key not in used}
+
+
+@lru_cache(maxsize=256)
+def modalities_from_arrow(modality: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``"text+image->text"`` -> ``(("image", "text"), ("text",))``."""
+    left, arrow, right = modality.partition("->")
+    if not arrow:
+        raise PayloadError(
+            f"architecture.modality must read like 'text+image->text', got {modality!r}"
+        )
+    return _plus_list(left), _plus_list(right)
+
+
+def _plus_list(side: str) -> tuple[str, ...]:
+    return tuple(sorted({part.strip().lower() for part in side.split("+") if part.strip()}))
+
+
+_ARCH_USED = frozenset({"input_modalities", "output_modalities"})
+
+
+def architecture_modalities(
+    architecture: Mapping[str, Any],
+) -> tuple[tuple[str, ...], tuple[str, ...], dict[str, Any]]:
+    """Input and output modalities of an ``architecture`` object, and its remaining fields."""
+    modality = architecture.get("modality")
+    derived: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+    if modality is not None:
+        if type(modality) is not str:
+            raise PayloadError(f"architecture.modality must be a string, got {type_name(modality)}")
+        derived = modalities_from_arrow(modality)
+    inputs = architecture.get("input_modalities")
+    outputs = architecture.get("output_modalities")
+    return (
+        derived[0] if inputs is None else string_tuple(inputs, "architecture.input_modalities"),
+        derived[1] if outputs is None else string_tuple(outputs, "architecture.output_modalities"),
+        remaining(architecture, _ARCH_USED),
+    )
+
+
+_PRICE_KEYS: Mapping[str, tuple[str, str, bool]] = {
+    "prompt": ("prompt", "pricing.prompt", True),
+    "completion": ("completion", "pricing.completion", True),
+    "input_cache_read": ("cache_read", "pricing.input_cache_read", True),
+    "input_cache_write": ("cache_write", "pricing.input_cache_write", True),
+    "request": ("request", "pricing.request", False),
+    "image": ("image", "pricing.image", False),
+}
+"""OpenRouter price key -> (Pricing field, name in messages, priced per token)."""
+
+
+def openrouter_pricing(raw: Any, *, scale: int = 6) -> tuple[Pricing, dict[str, Any]]:
+    """An OpenRouter ``pricing`` object (per-token prices at ``scale``) and its unused keys."""
+    if raw is None:
+        return NO_PRICING, {}
+    values: dict[str, Any] = {}
+    rest: dict[str, Any] = {}
+    for key, value in expect_dict(raw, "pricing").items():
+        target = _PRICE_KEYS.get(key)
+        if target is None:
+            rest[key] = value
+        else:
+            field, what, per_token = target
+            values[field] = price(value, what, scale=scale if per_token else 0)
+    return (Pricing(**values) if values else NO_PRICING), rest
+
+
+# --------------------------------------------------------------------------------------------
+# The adapter
+
+
+@lru_cache(maxsize=8192)
+def openrouter_identity(raw_id: str, gateway: str) -> tuple[str, str | None]:
+    """``(canonical id, provider_slug)`` of an OpenRouter id (rules in the module docstring)."""
+    author, slug = split_author(raw_id.strip().lstrip("~"))
+    slug = slug.partition(":")[0] or slug
+    owner = slugify(author) if author else None
+    return canonical_id(owner, slug, gateway), owner or None
+
+
+_USED = frozenset(
+    {
+        "id",
+        "name",
+        "description",
+        "context_length",
+        "architecture",
+        "pricing",
+        "top_provider",
+        "supported_parameters",
+        "expiration_date",
+    }
+)
+_TOP_USED = frozenset({"max_completion_tokens"})
+
+
+class OpenRouterAdapter(GatewayAdapter):
+    """``GET /api/v1/models`` of OpenRouter (or any gateway serving the same shape)."""
+
+    kind = "openrouter"
+    default_params: Mapping[str, str] = {"output_modalities": "all"}
+
+    def first_request(self, config: GatewayConfig) -> PageRequest:
+        """Every output modality, plus the configured params; Bearer only when a key is set."""
+        return PageRequest(
+            url=config.base_url,
+            params=request_params(config, self.default_params),
+            headers=self.auth_headers(config.api_key),
+        )
+
+    def next_request(
+        self, config: GatewayConfig, previous: PageRequest, page: Page
+    ) -> PageRequest | None:
+        """Follows a non-null ``links.next``; a link that points at the same request ends it."""
+        document = page.document
+        links = document.get("links") if type(document) is dict else None
+        link = links.get("next") if type(links) is dict else None
+        if link is None or link == "":
+            return None
+        if type(link) is not str:
+            raise PayloadError(f"{self.gateway}: links.next must be a string, got {link!r}")
+        following = follow_link(previous, link)
+        if following.url == previous.url and following.params == previous.params:
+            return None
+        return following
+
+    def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
+        """Each object of every page's ``data`` array."""
+        for number, page in enumerate(pages, 1):
+            where = f"{self.gateway} page {number}"
+            document = expect_dict(page.document, where)
+            yield from listed_entries(expect_list(document.get("data"), f"{where}: data"), where)
+
+    def normalize(self, gateway_model_id: str, raw: Any) -> Model:
+        """One OpenRouter model (see the module docstring for every rule)."""
+        try:
+            return self._normalize(gateway_model_id, expect_dict(raw, "entry"))
+        except PayloadError as exc:
+            raise entry_error(self.gateway, gateway_model_id, exc) from exc
+
+    def _normalize(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
+        model_id, provider = openrouter_identity(gateway_model_id, self.gateway)
+        inputs, outputs, architecture = architecture_modalities(sub_object(raw, "architecture"))
+        top = sub_object(raw, "top_provider")
+        pricing, pricing_rest = openrouter_pricing(raw.get("pricing"))
+        expiration = iso_date(raw.get("expiration_date"), "expiration_date")
+        context = positive_int(raw.get("context_length"), "context_length")
+        if context is None:
+            context = positive_int(top.get("context_length"), "top_provider.context_length")
+        extra = remaining(raw, _USED)
+        for key, rest in (
+            ("architecture", architecture),
+            ("pricing", pricing_rest),
+            ("top_provider", remaining(top, _TOP_USED)),
+        ):
+            if rest:
+                extra[key] = rest
+        return Model(
+            gateway=self.gateway,
+            gateway_model_id=gateway_model_id,
+            id=model_id,
+            name=optional_text(raw.get("name"), "name"),
+            description=optional_text(raw.get("description"), "description"),
+            provider_slug=provider,
+            context_length=context,
+            max_output_tokens=positive_int(
+                top.get("max_completion_tokens"), "top_provider.max_completion_tokens"
+            ),
+            pricing=pricing,
+            input_modalities=inputs,
+            output_modalities=outputs,
+            supported_parameters=string_tuple(
+                raw.get("supported_parameters"), "supported_parameters"
+            ),
+            status=ModelStatus.DEPRECATED if expiration else ModelStatus.ACTIVE,
+            deprecation_date=expiration,
+            extra=extra,
+        )
+
+
+def follow_link(previous: PageRequest, link: str) -> PageRequest:
+    """The request a ``next`` link names: a URL (query included) or an opaque ``cursor``."""
+    if "/" in link or "?" in link:
+        url = urljoin(previous.url, link)
+        params = {} if urlsplit(url).query else dict(previous.params)
+    else:
+        url = previous.url
+        params = {**previous.params, "cursor": link}
+    return PageRequest(url=url, params=params, headers=previous.headers, page=previous.page + 1)
