@@ -1,0 +1,97 @@
+"""The in-process tag manifest: Next.js's design, ``tag -> invalidated_at``, checked on read.
+
+A cached entry remembers its tags and when it was stored; it is stale when any of its tags (or
+its page path) was invalidated at or after that moment. There are no key lists to keep
+consistent: invalidating costs O(1) per tag, and so does checking. Times come from the injected
+clock. The manifest keeps a log of recent invalidations for the status API and tests, bounded in
+records and in the tags and paths they hold (one sync can invalidate thousands of models).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from modelsync.cache.base import InvalidationRecord
+from modelsync.cache.tags import Invalidation
+from modelsync.clock import Clock
+
+
+class MemoryTagManifest:
+    """A tag manifest in this process's memory; an :class:`~modelsync.cache.base.Invalidator`.
+
+    Staleness is inclusive (``invalidated_at >= stored_at``): an entry stored in the same instant
+    as an invalidation may hold the data from before it, so it is recomputed rather than trusted.
+    """
+
+    def __init__(self, clock: Clock, *, log_size: int = 100, log_items: int = 50_000) -> None:
+        self._clock = clock
+        self._tags: dict[str, datetime] = {}
+        self._paths: dict[str, datetime] = {}
+        self._log: deque[InvalidationRecord] = deque()
+        self._log_size = log_size
+        self._log_items = log_items
+        self._logged_items = 0
+        self._count = 0
+
+    async def invalidate(self, invalidation: Invalidation, *, reason: str) -> None:
+        """Mark every tag and path of ``invalidation`` invalidated now."""
+        self.apply(invalidation, reason=reason)
+
+    def apply(self, invalidation: Invalidation, *, reason: str) -> InvalidationRecord:
+        """The synchronous core of :meth:`invalidate`; returns the logged record."""
+        now = self._clock.now()
+        self._tags.update(dict.fromkeys(invalidation.tags, now))
+        self._paths.update(dict.fromkeys(invalidation.paths, now))
+        record = InvalidationRecord(now, reason, invalidation)
+        self._count += 1
+        self._log.append(record)
+        self._logged_items += _size(record)
+        while len(self._log) > 1 and (
+            len(self._log) > self._log_size or self._logged_items > self._log_items
+        ):
+            self._logged_items -= _size(self._log.popleft())
+        return record
+
+    def invalidated_at(self, tag: str) -> datetime | None:
+        """When ``tag`` was last invalidated, if ever."""
+        return self._tags.get(tag)
+
+    def path_invalidated_at(self, path: str) -> datetime | None:
+        """When the page ``path`` was last invalidated, if ever."""
+        return self._paths.get(path)
+
+    def is_stale(
+        self, tags: Iterable[str], stored_at: datetime, *, path: str | None = None
+    ) -> bool:
+        """Whether an entry stored at ``stored_at`` with these tags (and path) must be dropped."""
+        seen = self._tags.get
+        for tag in tags:
+            at = seen(tag)
+            if at is not None and at >= stored_at:
+                return True
+        if path is not None:
+            at = self._paths.get(path)
+            return at is not None and at >= stored_at
+        return False
+
+    def recent(self, limit: int | None = None) -> list[InvalidationRecord]:
+        """The logged invalidations, newest first (at most ``limit``)."""
+        records = list(reversed(self._log))
+        return records if limit is None else records[:limit]
+
+    def describe(self, *, recent: int = 10) -> dict[str, Any]:
+        """Counts and the latest invalidations, for a status answer."""
+        return {
+            "backend": "memory",
+            "tags": len(self._tags),
+            "paths": len(self._paths),
+            "invalidations": self._count,
+            "recent": [record.to_json() for record in self.recent(recent)],
+        }
+
+
+def _size(record: InvalidationRecord) -> int:
+    return len(record.invalidation.tags) + len(record.invalidation.paths)

@@ -1,0 +1,502 @@
+"""The webhook receiver with fakes: every status code, deduplication, invalidation, syncs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+from pydantic import SecretStr
+
+from modelsync.cache.tags import Invalidation
+from modelsync.clock import ManualClock
+from modelsync.errors import StoreError
+from modelsync.store.base import Store, WebhookDelivery
+from modelsync.webhooks.receiver import WebhookReceiver
+from modelsync.webhooks.recorder import GroupCommitRecorder
+from modelsync.webhooks.signing import sign_hex, sign_standard
+
+PLAIN = "receiver-plain-secret"
+WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+START = datetime(2026, 1, 1, tzinfo=UTC)
+GATEWAYS = {"groq": "groq", "xai": "xai", "grok": "xai"}
+
+
+class FakeRecorder:
+    """Keys with their expiry, like the store's webhook_deliveries table."""
+
+    def __init__(self) -> None:
+        self.expiry: dict[str, datetime] = {}
+        self.deliveries: list[WebhookDelivery] = []
+        self.fail = False
+
+    async def record(self, delivery: WebhookDelivery) -> bool:
+        if self.fail:
+            raise StoreError("database is down")
+        expires = self.expiry.get(delivery.key)
+        if expires is not None and expires > delivery.received_at:
+            return False
+        self.expiry[delivery.key] = delivery.expires_at
+        self.deliveries.append(delivery)
+        return True
+
+
+class FakeStore:
+    """The store's batch method, with a gate to hold a commit open and a call log."""
+
+    def __init__(self) -> None:
+        self.recorder = FakeRecorder()
+        self.batches: list[list[str]] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.fail_next = False
+        self.short_answer = False
+
+    async def record_delivery(self, delivery: WebhookDelivery) -> bool:
+        return await self.recorder.record(delivery)
+
+    async def record_deliveries(self, deliveries: Sequence[WebhookDelivery]) -> list[bool]:
+        self.batches.append([delivery.key for delivery in deliveries])
+        await self.gate.wait()
+        if self.fail_next:
+            self.fail_next = False
+            raise RuntimeError("connection reset")
+        results = [await self.recorder.record(delivery) for delivery in deliveries]
+        return results[:-1] if self.short_answer else results
+
+
+class FakeInvalidator:
+    def __init__(self) -> None:
+        self.calls: list[tuple[Invalidation, str]] = []
+        self.fail = False
+
+    async def invalidate(self, invalidation: Invalidation, *, reason: str) -> None:
+        if self.fail:
+            raise ConnectionError("redis is down")
+        self.calls.append((invalidation, reason))
+
+
+class FakeTrigger:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.fail = False
+
+    def __call__(self, gateway: str) -> None:
+        if self.fail:
+            raise RuntimeError("scheduler is gone")
+        self.calls.append(gateway)
+
+
+class Rig:
+    """A receiver wired to fakes on a manual clock."""
+
+    def __init__(self, secrets: Any = f"{PLAIN} {WHSEC}", **options: Any) -> None:
+        self.clock = ManualClock(START)
+        self.recorder = FakeRecorder()
+        self.invalidator = FakeInvalidator()
+        self.trigger = FakeTrigger()
+        self.receiver = WebhookReceiver(
+            secrets, GATEWAYS, self.recorder, self.invalidator, self.trigger, self.clock, **options
+        )
+
+    def now_ms(self, offset_s: float = 0) -> int:
+        return int((self.clock.now().timestamp() + offset_s) * 1000)
+
+    def event(self, gateway: str = "groq", kind: str = "models.updated", **extra: Any) -> Any:
+        models = extra.pop("models", [{"id": "meta/llama-3"}])
+        return {"gateway": gateway, "event_type": kind, "models": models,
+                "timestamp": self.now_ms(), **extra}  # fmt: skip
+
+    async def send_hex(self, document: Any, *, secret: str = PLAIN) -> tuple[int, dict[str, Any]]:
+        body = document if isinstance(document, bytes) else orjson.dumps(document)
+        result = await self.receiver.receive({"x-webhook-signature": sign_hex(secret, body)}, body)
+        return result.status_code, result.body_json
+
+    async def send_sw(
+        self, document: Any, *, msg_id: str = "msg_1", offset_s: int = 0
+    ) -> tuple[int, dict[str, Any]]:
+        body = document if isinstance(document, bytes) else orjson.dumps(document)
+        stamp = int(self.clock.now().timestamp()) + offset_s
+        headers = {
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(stamp),
+            "webhook-signature": sign_standard(WHSEC, msg_id, stamp, body),
+        }
+        result = await self.receiver.receive(headers, body)
+        return result.status_code, result.body_json
+
+
+async def test_accepted_hex_delivery() -> None:
+    """A signed event is recorded, invalidates its tags, requests one sync: 202."""
+    rig = Rig()
+    status, answer = await rig.send_hex(rig.event())
+    assert status == 202
+    assert answer["status"] == "accepted"
+    assert (answer["events"], answer["models"], answer["gateways"]) == (1, 1, ["groq"])
+    assert answer["scheme"] == "hmac-sha256"
+    (delivery,) = rig.recorder.deliveries
+    assert delivery.gateway == "groq"
+    assert delivery.event_types == ("models.updated",)
+    assert delivery.expires_at - delivery.received_at == timedelta(seconds=600)
+    ((invalidation, reason),) = rig.invalidator.calls
+    assert "model:meta/llama-3" in invalidation.tags
+    assert reason == f"webhook {answer['id']}"
+    assert rig.trigger.calls == ["groq"]
+
+
+async def test_accepted_standard_webhooks_delivery() -> None:
+    """Standard Webhooks: the id is the key; an old event time in the body does not matter."""
+    rig = Rig()
+    status, answer = await rig.send_sw(rig.event(timestamp=rig.now_ms(-86_400)), msg_id="msg_9")
+    assert (status, answer["id"], answer["scheme"]) == (202, "msg_9", "standard-webhooks")
+
+
+async def test_duplicates_are_answered_but_not_processed() -> None:
+    """The same delivery twice: 200 duplicate, no second invalidation, no second sync."""
+    rig = Rig()
+    document = rig.event()
+    assert (await rig.send_hex(document))[0] == 202
+    rig.clock.advance(30)
+    status, answer = await rig.send_hex(document)
+    assert (status, answer["status"]) == (200, "duplicate")
+    assert len(rig.invalidator.calls) == 1
+    assert rig.trigger.calls == ["groq"]
+    assert rig.receiver.describe()["duplicates"] == 1
+
+
+async def test_standard_webhooks_retry_with_new_timestamp_is_a_duplicate() -> None:
+    """A retry keeps its webhook-id and gets a fresh timestamp: still a duplicate."""
+    rig = Rig()
+    document = rig.event()
+    assert (await rig.send_sw(document))[0] == 202
+    rig.clock.advance(120)
+    assert (await rig.send_sw(document))[1]["status"] == "duplicate"
+    rig.clock.advance(600)
+    assert (await rig.send_sw(rig.event()))[0] == 202
+
+
+async def test_list_of_events_triggers_once_per_gateway() -> None:
+    """Three events over two gateways (one by alias): two syncs, every model counted."""
+    rig = Rig()
+    events = [
+        rig.event("groq", "models.added", models=[{"id": "a/1"}, {"id": "a/2"}]),
+        rig.event("grok", "models.removed", models=[{"id": "x/1"}]),
+        rig.event("groq", "gateway.status_changed", models=[]),
+    ]
+    status, answer = await rig.send_hex(events)
+    assert (status, answer["events"], answer["models"]) == (202, 3, 3)
+    assert rig.trigger.calls == ["groq", "xai"]
+    (delivery,) = rig.recorder.deliveries
+    assert delivery.gateway is None
+    assert delivery.event_types == ("models.added", "models.removed", "gateway.status_changed")
+    ((invalidation, _),) = rig.invalidator.calls
+    assert {"model:a/1", "model:a/2", "model:x/1", "models:gateway:xai", "/status"} <= (
+        invalidation.tags | invalidation.paths
+    )
+
+
+async def test_five_thousand_model_event() -> None:
+    """One event of 5,000 models is accepted and every model's tag is invalidated."""
+    rig = Rig()
+    models = [{"id": f"author/model-{index}", "name": f"Model {index}"} for index in range(5000)]
+    status, answer = await rig.send_hex(rig.event(models=models))
+    assert (status, answer["models"]) == (202, 5000)
+    ((invalidation, _),) = rig.invalidator.calls
+    assert sum(tag.startswith("model:") for tag in invalidation.tags) == 5000
+    assert answer["invalidated"] == {"tags": 5002, "paths": 5001}
+
+
+@pytest.mark.parametrize("secrets", [None, "", "   ", SecretStr("")])
+async def test_fail_closed_without_a_secret(secrets: Any) -> None:
+    """No secret configured: every delivery is refused, whatever it carries."""
+    rig = Rig(secrets)
+    status, answer = await rig.send_hex(rig.event())
+    assert (status, answer["detail"]) == (401, "no webhook secret configured")
+    assert rig.recorder.deliveries == []
+    assert rig.receiver.describe()["secret_configured"] is False
+
+
+async def test_secret_as_secretstr() -> None:
+    """Settings hand the secret over as a SecretStr."""
+    rig = Rig(SecretStr(PLAIN))
+    assert (await rig.send_hex(rig.event()))[0] == 202
+
+
+async def test_body_over_the_limit_is_413() -> None:
+    """The size is checked first: no verification or parsing of a large body."""
+    rig = Rig(max_body_bytes=100)
+    status, answer = await rig.send_hex(rig.event(models=[{"id": "x" * 200}]))
+    assert status == 413
+    assert "100 bytes" in answer["detail"]
+    assert rig.receiver.max_body_bytes == 100
+    assert (await Rig(None, max_body_bytes=10).send_hex(b"{" * 20))[0] == 413
+
+
+async def test_rejections_by_status() -> None:
+    """401 bad signature or stale, 400 bad JSON, 422 wrong shape; nothing recorded."""
+    rig = Rig()
+    ok = rig.event()
+    cases: list[tuple[int, str, tuple[int, dict[str, Any]]]] = [
+        (401, "does not match", await rig.send_hex(ok, secret="wrong")),
+        (401, "too old", await rig.send_hex(rig.event(timestamp=rig.now_ms(-360)))),
+        (401, "too new", await rig.send_hex(rig.event(timestamp=rig.now_ms(360)))),
+        (401, "no timestamp", await rig.send_hex({"gateway": "groq"})),
+        (401, "too old", await rig.send_sw(ok, offset_s=-360)),
+        (400, "invalid JSON", await rig.send_hex(b"{not json")),
+        (400, "invalid JSON", await rig.send_sw(b"{not json")),
+        (422, "unknown gateway 'nope'", await rig.send_hex(rig.event("nope"))),
+        (422, "event_type", await rig.send_hex(rig.event(kind="models.renamed"))),
+        (422, "models: Input should be a valid list", await rig.send_hex(rig.event(models={}))),
+        (422, "expected at least one event", await rig.send_sw(b"[]")),
+    ]
+    for expected_status, expected_detail, (status, answer) in cases:
+        assert (status, answer["status"]) == (expected_status, "rejected")
+        assert expected_detail in answer["detail"]
+        assert PLAIN not in answer["detail"]
+    assert rig.recorder.deliveries == []
+    assert rig.invalidator.calls == []
+    assert rig.trigger.calls == []
+    assert rig.receiver.describe()["rejected"] == {"400": 2, "401": 5, "422": 4}
+
+
+async def test_signature_is_checked_before_the_body_is_parsed() -> None:
+    """An unsigned body that is not even JSON is a 401, not a 400."""
+    rig = Rig()
+    result = await rig.receiver.receive({"x-webhook-signature": "0" * 64}, b"{not json")
+    assert result.status_code == 401
+    result = await rig.receiver.receive({}, orjson.dumps(rig.event()))
+    assert (result.status_code, result.body_json["detail"]) == (401, "missing signature header")
+
+
+async def test_store_down_is_503_and_nothing_happens() -> None:
+    """A delivery that cannot be recorded is not acted on; the sender retries later."""
+    rig = Rig()
+    rig.recorder.fail = True
+    status, answer = await rig.send_hex(rig.event())
+    assert (status, answer["status"]) == (503, "unavailable")
+    assert rig.invalidator.calls == []
+    assert rig.trigger.calls == []
+
+
+async def test_invalidator_failure_still_accepts_and_syncs() -> None:
+    """The delivery is recorded; the sync it triggers invalidates again when it finds changes."""
+    rig = Rig()
+    rig.invalidator.fail = True
+    status, answer = await rig.send_hex(rig.event())
+    assert (status, answer["invalidated"]) == (202, None)
+    assert rig.trigger.calls == ["groq"]
+
+
+async def test_trigger_failure_still_accepts() -> None:
+    """A trigger that raises is logged; the answer is still 202."""
+    rig = Rig()
+    rig.trigger.fail = True
+    assert (await rig.send_hex(rig.event()))[0] == 202
+    assert len(rig.invalidator.calls) == 1
+
+
+async def test_async_trigger_is_not_awaited() -> None:
+    """A trigger returning a coroutine runs in the background; the answer does not wait."""
+    released = asyncio.Event()
+    finished: list[str] = []
+
+    async def slow_sync(gateway: str) -> None:
+        await released.wait()
+        finished.append(gateway)
+
+    rig = Rig()
+    receiver = WebhookReceiver(PLAIN, GATEWAYS, rig.recorder, rig.invalidator, slow_sync, rig.clock)
+    body = orjson.dumps([rig.event("groq"), rig.event("xai"), rig.event("groq")])
+    result = await receiver.receive({"x-webhook-signature": sign_hex(PLAIN, body)}, body)
+    assert result.status_code == 202
+    assert finished == []
+    released.set()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert finished == ["groq", "xai"]
+
+
+async def test_describe_never_shows_the_secret() -> None:
+    """GET reports activity, events and schemes; neither secret appears."""
+    rig = Rig()
+    await rig.send_hex(rig.event())
+    await rig.send_hex(rig.event())
+    await rig.send_hex(rig.event(), secret="wrong")
+    described = rig.receiver.describe()
+    text = json.dumps(described)
+    assert PLAIN not in text
+    assert WHSEC.removeprefix("whsec_") not in text
+    assert described["active"] is True
+    assert described["secret_configured"] is True
+    assert described["events"] == [
+        "models.added", "models.updated", "models.removed", "gateway.status_changed"
+    ]  # fmt: skip
+    assert [s["configured"] for s in described["schemes"]] == [True, True]
+    assert described["accepted"] == {"deliveries": 1, "events": 1, "models": 1}
+    assert described["duplicates"] == 1
+    assert described["rejected"] == {"401": 1}
+    assert described["last_accepted_at"] == START.isoformat()
+
+
+# -- group commit --------------------------------------------------------------------------------
+
+
+def delivery(key: str) -> WebhookDelivery:
+    return WebhookDelivery(
+        key=key,
+        scheme="hmac-sha256",
+        gateway="groq",
+        event_types=("models.updated",),
+        model_count=1,
+        received_at=START,
+        expires_at=START + timedelta(minutes=10),
+    )
+
+
+async def test_group_commit_batches_concurrent_deliveries() -> None:
+    """Deliveries arriving during a commit go together in the next; a repeated key goes once."""
+    store = FakeStore()
+    store.gate.clear()
+    recorder = GroupCommitRecorder(store)
+    first = asyncio.create_task(recorder.record(delivery("k0")))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    rest = [asyncio.create_task(recorder.record(delivery(f"k{i}"))) for i in range(1, 50)]
+    rest.append(asyncio.create_task(recorder.record(delivery("k1"))))
+    await asyncio.sleep(0)
+    assert not first.done()
+    store.gate.set()
+    assert await first is True
+    results = await asyncio.gather(*rest)
+    assert results == [True] * 49 + [False]
+    assert [len(batch) for batch in store.batches] == [1, 49]
+    assert (recorder.batches, recorder.largest_batch) == (2, 50)
+
+
+async def test_group_commit_caller_waits_for_its_commit() -> None:
+    """record() returns only after the batch holding the delivery is committed."""
+    store = FakeStore()
+    store.gate.clear()
+    recorder = GroupCommitRecorder(store)
+    task = asyncio.create_task(recorder.record(delivery("k")))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not task.done()
+    assert store.recorder.deliveries == []
+    store.gate.set()
+    assert await task is True
+    assert [d.key for d in store.recorder.deliveries] == ["k"]
+
+
+async def test_group_commit_respects_max_batch() -> None:
+    """No batch is larger than max_batch; every delivery is committed once."""
+    store = FakeStore()
+    recorder = GroupCommitRecorder(store, max_batch=4)
+    results = await asyncio.gather(*(recorder.record(delivery(f"k{i}")) for i in range(10)))
+    assert all(results)
+    assert max(len(batch) for batch in store.batches) <= 4
+    assert sorted(key for batch in store.batches for key in batch) == sorted(
+        f"k{i}" for i in range(10)
+    )
+
+
+async def test_group_commit_failure_reaches_every_caller_of_the_batch() -> None:
+    """A failed commit raises StoreError in each caller; the next batch works."""
+    store = FakeStore()
+    store.fail_next = True
+    recorder = GroupCommitRecorder(store)
+    outcomes = await asyncio.gather(
+        *(recorder.record(delivery(f"k{i}")) for i in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(outcome, StoreError) for outcome in outcomes)
+    assert isinstance(outcomes[0], StoreError)
+    assert isinstance(outcomes[0].__cause__, RuntimeError)
+    assert await recorder.record(delivery("k0")) is True
+
+
+async def test_group_commit_wrong_answer_length_is_a_store_error() -> None:
+    """A store that answers fewer results than deliveries is treated as a failure."""
+    store = FakeStore()
+    store.short_answer = True
+    recorder = GroupCommitRecorder(store)
+    with pytest.raises(StoreError, match="could not record"):
+        await recorder.record(delivery("k"))
+
+
+async def test_group_commit_aclose_drains() -> None:
+    """aclose waits for queued deliveries to be committed."""
+    store = FakeStore()
+    store.gate.clear()
+    recorder = GroupCommitRecorder(store)
+    tasks = [asyncio.create_task(recorder.record(delivery(f"k{i}"))) for i in range(3)]
+    await asyncio.sleep(0)
+    closing = asyncio.create_task(recorder.aclose())
+    await asyncio.sleep(0)
+    assert not closing.done()
+    store.gate.set()
+    await closing
+    assert all(task.done() for task in tasks)
+    assert await asyncio.gather(*tasks) == [True, True, True]
+
+
+async def test_concurrent_identical_deliveries_are_processed_once() -> None:
+    """Ten copies at once through group commit: one accepted, nine duplicates, one sync."""
+    rig = Rig()
+    store = FakeStore()
+    receiver = WebhookReceiver(
+        PLAIN, GATEWAYS, GroupCommitRecorder(store), rig.invalidator, rig.trigger, rig.clock
+    )
+    body = orjson.dumps(rig.event())
+    headers = {"x-webhook-signature": sign_hex(PLAIN, body)}
+    results = await asyncio.gather(*(receiver.receive(headers, body) for _ in range(10)))
+    assert sorted(result.status_code for result in results) == [200] * 9 + [202]
+    assert rig.trigger.calls == ["groq"]
+    assert len(rig.invalidator.calls) == 1
+
+
+async def test_store_default_batch_method_records_in_order() -> None:
+    """The Store ABC's default record_deliveries calls record_delivery for each delivery."""
+    store = FakeStore()
+    results = await Store.record_deliveries(store, [delivery("a"), delivery("b"), delivery("a")])  # type: ignore[arg-type]
+    assert results == [True, True, False]
+
+
+async def test_group_commit_cancelled_flush_cancels_its_callers() -> None:
+    """At shutdown a cancelled commit cancels the callers of its batch and of the queue."""
+    store = FakeStore()
+    store.gate.clear()
+    recorder = GroupCommitRecorder(store)
+    committing = asyncio.create_task(recorder.record(delivery("k0")))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    queued = asyncio.create_task(recorder.record(delivery("k1")))
+    await asyncio.sleep(0)
+    flusher = recorder._flusher
+    assert flusher is not None
+    flusher.cancel()
+    for task in (committing, queued):
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert recorder._flusher is None
+
+
+async def test_failing_background_trigger_is_contained() -> None:
+    """A background sync that raises is logged; the receiver keeps answering."""
+
+    async def broken_sync(gateway: str) -> None:
+        raise RuntimeError(f"cannot sync {gateway}")
+
+    rig = Rig()
+    receiver = WebhookReceiver(
+        PLAIN, GATEWAYS, rig.recorder, rig.invalidator, broken_sync, rig.clock
+    )
+    body = orjson.dumps(rig.event())
+    result = await receiver.receive({"x-webhook-signature": sign_hex(PLAIN, body)}, body)
+    assert result.status_code == 202
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert receiver.describe()["accepted"]["deliveries"] == 1
