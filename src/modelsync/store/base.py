@@ -318,6 +318,16 @@ class Store(ABC):
     async def record_delivery(self, delivery: WebhookDelivery) -> bool:
         """Store a delivery; ``False`` when its key is stored and unexpired (a duplicate)."""
 
+    async def record_deliveries(self, deliveries: Sequence[WebhookDelivery]) -> list[bool]:
+        """:meth:`record_delivery` for several deliveries, in order, durable on return.
+
+        The webhook receiver's group commit calls this with every delivery that arrived while the
+        previous batch was committing; it passes each key at most once per call (it answers a
+        repeat itself), so one multi-row ``INSERT ... ON CONFLICT ... RETURNING key`` fits.
+        Backends should override this default (one call per delivery) with one transaction.
+        """
+        return [await self.record_delivery(delivery) for delivery in deliveries]
+
     @abstractmethod
     async def list_deliveries(self, *, limit: int = 50) -> list[WebhookDelivery]:
         """Newest first."""

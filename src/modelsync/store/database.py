@@ -1,0 +1,121 @@
+"""The store's connections: the engine, SQLite's one writer, and transactions raising StoreError.
+
+:class:`SqlDatabase` opens the engine (:func:`modelsync.store.engine.create_engine`), migrates or
+checks the schema (``migrates_on_open``), and hands out connections:
+
+* :meth:`SqlDatabase.write` is a transaction committed on exit. On SQLite (``single_writer``) it
+  is always the same held connection, taken under an ``asyncio.Lock``: SQLite has one writer per
+  file anyway, and the held connection saves a pool checkout and reset on every write. On
+  PostgreSQL it is a pooled connection.
+* :meth:`SqlDatabase.read` is a pooled connection (WAL: readers never wait for the writer), but
+  on ``:memory:``, where the one connection serves both.
+
+Every SQLAlchemy or OS error inside either becomes :class:`~modelsync.errors.StoreError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from modelsync.errors import StoreError
+from modelsync.store import migrate
+from modelsync.store.engine import (
+    DialectFlags,
+    create_engine,
+    database_url,
+    dialect_flags,
+    ensure_sqlite_folder,
+    is_memory,
+)
+
+
+class SqlDatabase:
+    """One database's engine and connections, opened once and closed once."""
+
+    def __init__(self, url: str, *, echo: bool = False, auto_upgrade: bool = False) -> None:
+        self.url = database_url(url)
+        self.flags: DialectFlags = dialect_flags(self.url)
+        self._echo = echo
+        self._auto_upgrade = auto_upgrade or self.flags.migrates_on_open
+        self._engine: AsyncEngine | None = None
+        self._writer: AsyncConnection | None = None
+        self._shared_reads = False
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        """Connect, and migrate (or check) the schema; a second call does nothing."""
+        if self._engine is not None:
+            return
+        ensure_sqlite_folder(self.url)
+        engine = create_engine(self.url, echo=self._echo)
+        try:
+            await self._migrate(engine)
+            if self.flags.single_writer:
+                self._writer = await engine.connect()
+        except BaseException:
+            await engine.dispose()
+            raise
+        self._engine = engine
+        self._shared_reads = is_memory(self.url)
+
+    async def _migrate(self, engine: AsyncEngine) -> None:
+        head = migrate.head_revision()
+        try:
+            async with engine.connect() as connection:
+                revision = await connection.run_sync(migrate.current_on)
+                if revision == head:
+                    return
+                if not self._auto_upgrade:
+                    raise StoreError(
+                        f"the database schema is at {revision or 'no revision'}, this modelsync "
+                        f"needs {head}: run `modelsync db upgrade` first"
+                    )
+                await connection.run_sync(migrate.upgrade_on)
+                await connection.commit()
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"cannot open the database: {exc}") from exc
+
+    async def close(self) -> None:
+        """Close the writer and every pooled connection; safe to call twice."""
+        writer, engine = self._writer, self._engine
+        self._writer = self._engine = None
+        if writer is not None:
+            await writer.close()
+        if engine is not None:
+            await engine.dispose()
+
+    @asynccontextmanager
+    async def write(self, action: str) -> AsyncIterator[AsyncConnection]:
+        """A write transaction, committed on exit (rolled back on any exception)."""
+        try:
+            if self._writer is not None:
+                async with self._lock, self._writer.begin():
+                    yield self._writer
+            else:
+                async with self._require_engine().begin() as connection:
+                    yield connection
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"cannot {action}: {exc}") from exc
+
+    @asynccontextmanager
+    async def read(self, action: str) -> AsyncIterator[AsyncConnection]:
+        """A connection for reading."""
+        try:
+            if self._shared_reads and self._writer is not None:
+                async with self._lock, self._writer.begin():
+                    yield self._writer
+            else:
+                async with self._require_engine().connect() as connection:
+                    yield connection
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreError(f"cannot {action}: {exc}") from exc
+
+    def _require_engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise StoreError("the store is not open")
+        return self._engine

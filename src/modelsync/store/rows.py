@@ -1,0 +1,194 @@
+"""PURE: the store's values to table rows and back (column names follow the dataclass fields).
+
+A stored model's ``data`` column is :meth:`Model.to_json`, so :meth:`Model.from_json` rebuilds it
+exactly: prices as ``Decimal``, lists as tuples, ``extra`` as it came.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from modelsync.domain import (
+    CatalogEntry,
+    ChangeKind,
+    ChangeRecord,
+    ChangeSource,
+    Model,
+    ModelChange,
+    ModelStatus,
+    Presence,
+    RunOutcome,
+)
+from modelsync.store.base import (
+    GatewayRegistration,
+    GatewayState,
+    RunRecord,
+    StoredModel,
+    StoredRun,
+    WebhookDelivery,
+)
+
+Values = dict[str, Any]
+
+
+def registration_values(gateway: GatewayRegistration) -> Values:
+    """A new gateway row: the configuration, and every piece of state at its start."""
+    return {
+        **asdict(gateway),
+        "consecutive_failures": 0,
+        "model_count": 0,
+        "version": 0,
+        "fencing_token": 0,
+    }
+
+
+def state_from_row(row: Mapping[Any, Any]) -> GatewayState:
+    """A ``gateways`` row as a GatewayState."""
+    values = dict(row)
+    outcome = values["last_outcome"]
+    values["last_outcome"] = RunOutcome(outcome) if outcome is not None else None
+    return GatewayState(**values)
+
+
+def run_values(run: RunRecord, catalog_version: int | None) -> Values:
+    """A ``sync_runs`` row."""
+    values = {name: getattr(run, name) for name in RunRecord.__dataclass_fields__}
+    values["trigger"] = run.trigger.value
+    values["outcome"] = run.outcome.value
+    values["catalog_version"] = catalog_version
+    return values
+
+
+def run_update_params(run: RunRecord, model_count: int | None) -> Values:
+    """The bind parameters of ``statements.run_update`` (the lease's are added beside them)."""
+    return {
+        "p_gateway": run.gateway,
+        "p_started_at": run.started_at,
+        "p_finished_at": run.finished_at,
+        "p_outcome": run.outcome.value,
+        "p_etag": run.etag,
+        "p_last_modified": run.last_modified,
+        "p_body_hash": run.body_hash,
+        "p_model_count": model_count,
+        "p_error": run.error,
+        "p_next_run_at": run.next_run_at,
+    }
+
+
+def run_from_row(row: Mapping[Any, Any]) -> StoredRun:
+    """A ``sync_runs`` row as a StoredRun."""
+    values = dict(row)
+    run_id = values.pop("id")
+    catalog_version = values.pop("catalog_version")
+    values["trigger"] = ChangeSource(values["trigger"])
+    values["outcome"] = RunOutcome(values["outcome"])
+    return StoredRun(run_id, RunRecord(**values), catalog_version)
+
+
+def model_values(model: Model, *, version: int, now: datetime) -> Values:
+    """A present ``models`` row for an upsert (``first_seen_at`` is kept on conflict)."""
+    return {
+        "gateway": model.gateway,
+        "gateway_model_id": model.gateway_model_id,
+        "model_id": model.id,
+        "name": model.name,
+        "provider_slug": model.provider_slug,
+        "presence": Presence.PRESENT.value,
+        "status": model.status.value,
+        "miss_count": 0,
+        "content_hash": model.content_hash,
+        "data": model.to_json(),
+        "first_seen_at": now,
+        "last_seen_at": now,
+        "updated_at": now,
+        "version": version,
+    }
+
+
+def entry_from_row(data: Mapping[str, Any], presence: str, miss_count: int) -> CatalogEntry:
+    """A stored model with its presence, as the diff's previous side."""
+    return CatalogEntry(Model.from_json(data), Presence(presence), miss_count)
+
+
+def stored_model_from_row(row: Mapping[Any, Any]) -> StoredModel:
+    """A ``models`` row joined with its gateway's ``last_success_at`` as a StoredModel.
+
+    A present model's ``last_seen_at`` is its gateway's last successful poll (rows are written
+    only when they change, not on every poll); a missing or removed one keeps the time it was
+    last seen.
+    """
+    last_seen: datetime = row["last_seen_at"]
+    last_success: datetime | None = row["gateway_last_success_at"]
+    if row["presence"] == Presence.PRESENT and last_success is not None:
+        last_seen = max(last_seen, last_success)
+    return StoredModel(
+        model=Model.from_json(row["data"]),
+        status=ModelStatus(row["status"]),
+        miss_count=row["miss_count"],
+        first_seen_at=row["first_seen_at"],
+        last_seen_at=last_seen,
+        updated_at=row["updated_at"],
+        content_hash=row["content_hash"],
+    )
+
+
+def change_values(
+    change: ModelChange,
+    *,
+    source: ChangeSource,
+    run_id: int | None,
+    catalog_version: int,
+    at: datetime,
+) -> Values:
+    """A ``changes`` row (``fields`` as ``{name: [old, new]}``)."""
+    return {
+        "gateway": change.gateway,
+        "gateway_model_id": change.gateway_model_id,
+        "model_id": change.id,
+        "kind": change.kind.value,
+        "fields": dict(change.fields),
+        "anomalies": list(change.anomalies),
+        "source": source.value,
+        "run_id": run_id,
+        "catalog_version": catalog_version,
+        "at": at,
+    }
+
+
+def change_from_row(row: Mapping[Any, Any]) -> ChangeRecord:
+    """A ``changes`` row as a ChangeRecord."""
+    change = ModelChange(
+        kind=ChangeKind(row["kind"]),
+        gateway=row["gateway"],
+        gateway_model_id=row["gateway_model_id"],
+        id=row["model_id"],
+        fields={name: (pair[0], pair[1]) for name, pair in row["fields"].items()},
+        anomalies=tuple(row["anomalies"]),
+    )
+    return ChangeRecord(
+        seq=row["seq"],
+        change=change,
+        source=ChangeSource(row["source"]),
+        run_id=row["run_id"],
+        catalog_version=row["catalog_version"],
+        at=row["at"],
+    )
+
+
+def delivery_values(delivery: WebhookDelivery) -> Values:
+    """A ``webhook_deliveries`` row."""
+    values = asdict(delivery)
+    values["event_types"] = list(delivery.event_types)
+    values["detail"] = dict(delivery.detail)
+    return values
+
+
+def delivery_from_row(row: Mapping[Any, Any]) -> WebhookDelivery:
+    """A ``webhook_deliveries`` row as a WebhookDelivery."""
+    values = dict(row)
+    values.pop("id", None)
+    values["event_types"] = tuple(values["event_types"])
+    return WebhookDelivery(**values)

@@ -1,0 +1,384 @@
+"""The SQL store: the one :class:`~modelsync.store.base.Store`, for SQLite and PostgreSQL alike.
+
+SQLAlchemy 2 Core, async. The parts: :mod:`~modelsync.store.engine` (engine set-up, dialect
+flags), :mod:`~modelsync.store.database` (connections, transactions, errors as StoreError),
+:mod:`~modelsync.store.statements` (the write and lease SQL, built once) and
+:mod:`~modelsync.store.queries` (the read side's SELECTs), and the pure
+:mod:`~modelsync.store.rows` (values to rows and back). SQLite and PostgreSQL differ only where a
+named flag of :class:`~modelsync.store.engine.DialectFlags` says:
+
+``single_writer`` (SQLite)
+    One held connection writes, write transactions serialized by an ``asyncio.Lock`` (SQLite has
+    one writer per file anyway; the held connection saves a pool checkout and reset per write).
+    Transactions begin ``IMMEDIATE`` inside the driver. Reads use the pool (WAL).
+``skip_locked`` (PostgreSQL)
+    A pooled connection per transaction; ``claim_due`` selects ``FOR UPDATE SKIP LOCKED``, and a
+    run that marks models missing or removed locks its gateway row first (``FOR UPDATE``).
+``migrates_on_open`` (SQLite)
+    ``open()`` creates the file and migrates it to head. On PostgreSQL ``open()`` raises
+    StoreError unless the schema is at head (``modelsync db upgrade``), or migrates when the
+    store was built with ``auto_upgrade=True`` (tests).
+``sort_returned_seqs`` (SQLite)
+    How ``INSERT INTO changes ... RETURNING seq`` keeps the seqs in the plan's order.
+
+The lease SQL (``statements.py``). Taking a lease is one atomic statement that bumps the fencing
+token and returns the row, so two processes can never both get it::
+
+    UPDATE gateways SET lease_owner = :owner, lease_expires_at = :expires,
+                        fencing_token = fencing_token + 1
+    WHERE name = :gateway AND (lease_owner IS NULL OR lease_expires_at < :now)
+    RETURNING *
+
+``claim_due`` on PostgreSQL first picks the due rows with ``SELECT name FROM gateways WHERE
+enabled AND (next_run_at IS NULL OR next_run_at <= :now) AND <lease free> ORDER BY next_run_at
+NULLS FIRST, name LIMIT :limit FOR UPDATE SKIP LOCKED`` (rows another process is claiming are
+skipped, not waited for), then leases those names with the same ``UPDATE``; on SQLite the
+``UPDATE ... WHERE name IN (<that SELECT>)`` is one statement under the file's write lock. The
+returned state's lease columns show the new lease; everything else is the row as it was. Every
+write of a run is fenced: before any model or change is written, ``finish_run`` runs ``UPDATE
+gateways ... WHERE name = :gateway AND lease_owner = :owner AND fencing_token = :token``, and
+zero rows means LeaseLost: the transaction rolls back and nothing of the run is written. (An
+expired lease that nobody took over still finishes: the token, not the clock, decides.)
+
+What ``finish_run`` writes to the gateway row: ``last_attempt_at`` = the run's start,
+``last_outcome``, ``next_run_at`` when the run sets it, and the lease released (``lease=None``
+leaves the lease columns alone). A success (changed, unchanged, not_modified) sets
+``last_success_at`` = the run's finish, zero failures, no error, the run's ETag, Last-Modified
+and body hash (a not_modified run's ``None`` keeps the stored value: a 304 need not repeat
+them), ``model_count`` = ``plan.total_models`` when a plan is given, and ``last_full_sync_at``
+for a full sync. A failed or rejected run adds one failure and sets ``last_error``.
+
+Writes are few and cached: recording an unchanged run is one ``UPDATE gateways ... RETURNING``
+(state, validators, lease release, and the versions read back) and one ``INSERT INTO sync_runs``.
+A plan adds the catalog version bump (``UPDATE catalog_meta``: its row lock also serializes
+applies on PostgreSQL, so ``seq`` order is commit order and a ``since`` cursor never skips a
+change), one executemany per kind of model write, and one ``INSERT INTO changes ... RETURNING
+seq`` (insertmanyvalues batches). Present models are not rewritten on every poll, so a present
+model's ``last_seen_at`` is served as its gateway's ``last_success_at``, and a model that goes
+missing keeps the time of the last success that saw it (:func:`rows.stored_model_from_row`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from modelsync.domain import ChangeRecord, ChangeSource, RunOutcome, SyncPlan
+from modelsync.errors import LeaseLost, StoreError
+from modelsync.store import queries, rows
+from modelsync.store import statements as sql
+from modelsync.store.base import (
+    GatewayRegistration,
+    GatewayState,
+    Lease,
+    LeaseGrant,
+    ModelQuery,
+    PruneResult,
+    RetentionPolicy,
+    RunRecord,
+    RunResult,
+    Store,
+    StoredCatalog,
+    StoredModel,
+    StoredRun,
+    WebhookDelivery,
+)
+from modelsync.store.database import SqlDatabase
+
+FAILED_OUTCOMES = (RunOutcome.FAILED, RunOutcome.REJECTED)
+
+
+class SqlStore(Store):
+    """The store on ``sqlite+aiosqlite:///path`` or ``postgresql+asyncpg://...``."""
+
+    def __init__(self, url: str, *, echo: bool = False, auto_upgrade: bool = False) -> None:
+        self.database = SqlDatabase(url, echo=echo, auto_upgrade=auto_upgrade)
+        self.flags = self.database.flags
+        self._sql = sql.for_dialect(self.flags)
+        self._write = self.database.write
+        self._read = self.database.read
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        await self.database.open()
+
+    async def close(self) -> None:
+        await self.database.close()
+
+    async def ping(self) -> None:
+        async with self._read("ping") as conn:
+            await conn.execute(select(1))
+
+    # -- gateways and leases ---------------------------------------------------------------
+
+    async def register_gateways(self, gateways: Sequence[GatewayRegistration]) -> None:
+        if not gateways:
+            return
+        values = [rows.registration_values(gateway) for gateway in gateways]
+        async with self._write("register gateways") as conn:
+            await conn.execute(self._sql.register, values)
+
+    async def gateway_states(self, names: Sequence[str] | None = None) -> list[GatewayState]:
+        if names is not None and not names:
+            return []
+        statement = sql.SELECT_STATES if names is None else sql.SELECT_NAMED_STATES
+        params = {} if names is None else {"p_names": list(names)}
+        async with self._read("read gateway states") as conn:
+            result = await conn.execute(statement, params)
+            return [rows.state_from_row(row) for row in result.mappings()]
+
+    async def acquire_lease(
+        self, gateway: str, owner: str, *, now: datetime, ttl_s: float
+    ) -> LeaseGrant | None:
+        params = _lease_params(owner, now, ttl_s) | {"p_gateway": gateway}
+        async with self._write("take a lease") as conn:
+            row = (await conn.execute(sql.ACQUIRE_LEASE, params)).mappings().first()
+        return None if row is None else _grant(row)
+
+    async def claim_due(
+        self, owner: str, *, now: datetime, ttl_s: float, limit: int
+    ) -> list[LeaseGrant]:
+        if limit <= 0:
+            return []
+        params = _lease_params(owner, now, ttl_s) | {"p_limit": limit}
+        async with self._write("claim due gateways") as conn:
+            if self.flags.skip_locked:
+                names = (await conn.execute(self._sql.due, params)).scalars().all()
+                if not names:
+                    return []
+                params["p_names"] = list(names)
+            found = (await conn.execute(self._sql.claim, params)).mappings().all()
+        grants = [_grant(row) for row in found]
+        grants.sort(key=lambda grant: _due_order(grant.state))
+        return grants
+
+    async def release_lease(self, lease: Lease) -> None:
+        params = {"p_gateway": lease.gateway, "p_owner": lease.owner, "p_token": lease.token}
+        async with self._write("release a lease") as conn:
+            await conn.execute(sql.RELEASE_LEASE, params)
+
+    async def set_next_run(self, gateway: str, at: datetime | None) -> None:
+        async with self._write("set the next run") as conn:
+            result = await conn.execute(sql.SET_NEXT_RUN, {"p_gateway": gateway, "p_at": at})
+            if result.rowcount == 0:
+                raise StoreError(f"unknown gateway {gateway!r}")
+
+    # -- runs ------------------------------------------------------------------------------
+
+    async def load_catalog(self, gateway: str) -> StoredCatalog:
+        async with self._read("load the catalog") as conn:
+            found = (await conn.execute(sql.LOAD_CATALOG, {"p_gateway": gateway})).all()
+        if not found:
+            return StoredCatalog(gateway, 0, {})
+        entry = rows.entry_from_row
+        entries = {
+            model_id: entry(data, presence, misses)
+            for _, model_id, data, presence, misses in found
+            if model_id is not None
+        }
+        return StoredCatalog(gateway, found[0][0], entries)
+
+    async def finish_run(
+        self,
+        run: RunRecord,
+        plan: SyncPlan | None,
+        *,
+        lease: Lease | None,
+        now: datetime,
+    ) -> RunResult:
+        applies = _check_run(run, plan, lease)
+        shape = sql.RunUpdate(
+            fenced=lease is not None,
+            success=run.succeeded,
+            failure=run.outcome in FAILED_OUTCOMES,
+            keep_validators=run.outcome is RunOutcome.NOT_MODIFIED,
+            model_count=plan is not None,
+            full_sync=run.full_sync,
+            next_run=run.next_run_at is not None,
+            bump_version=applies is not None,
+        )
+        params = rows.run_update_params(run, plan.total_models if plan is not None else None)
+        if lease is not None:
+            params |= {"p_owner": lease.owner, "p_token": lease.token}
+        async with self._write("record the run") as conn:
+            seen = None  # the last success before this run: when leaving models were last seen
+            if applies is not None and (applies.missing or applies.removed):
+                found = await conn.execute(self._sql.previous_success, params)
+                seen = found.scalar_one_or_none()
+            row = (await conn.execute(sql.run_update(shape), params)).first()
+            if row is None:
+                if lease is not None:
+                    raise LeaseLost(f"the lease on {run.gateway!r} (token {lease.token}) was lost")
+                raise StoreError(f"unknown gateway {run.gateway!r}")
+            gateway_version, catalog_version = row
+            if applies is not None:
+                catalog_version = (await conn.execute(sql.BUMP_CATALOG_VERSION)).scalar_one()
+            values = rows.run_values(run, catalog_version if applies is not None else None)
+            key = (await conn.execute(sql.INSERT_RUN, values)).inserted_primary_key
+            assert key is not None  # an INSERT always has one
+            run_id = int(key[0])
+            records: tuple[ChangeRecord, ...] = ()
+            if applies is not None:
+                records = await self._apply(
+                    conn,
+                    applies,
+                    source=run.trigger,
+                    run_id=run_id,
+                    versions=(gateway_version, catalog_version),
+                    seen=seen,
+                    now=now,
+                )
+        return RunResult(run_id, catalog_version, gateway_version, records)
+
+    async def _apply(
+        self,
+        conn: AsyncConnection,
+        plan: SyncPlan,
+        *,
+        source: ChangeSource,
+        run_id: int,
+        versions: tuple[int, int],
+        seen: datetime | None,
+        now: datetime,
+    ) -> tuple[ChangeRecord, ...]:
+        """Write the plan's models and changes inside finish_run's transaction."""
+        gateway_version, catalog_version = versions
+        if plan.upserts:
+            values = [rows.model_values(m, version=gateway_version, now=now) for m in plan.upserts]
+            await conn.execute(self._sql.upsert_models, values)
+        common: dict[str, Any] = {"p_gateway": plan.gateway, "p_seen": seen, "p_now": now}
+        common["p_version"] = gateway_version
+        if plan.missing:
+            marks = [
+                common | {"p_id": mark.gateway_model_id, "p_misses": mark.miss_count}
+                for mark in plan.missing
+            ]
+            await conn.execute(sql.MARK_MISSING, marks)
+        if plan.removed:
+            await conn.execute(sql.MARK_REMOVED, [common | {"p_id": i} for i in plan.removed])
+        if not plan.changes:
+            return ()
+        values = [
+            rows.change_values(
+                change, source=source, run_id=run_id, catalog_version=catalog_version, at=now
+            )
+            for change in plan.changes
+        ]
+        seqs = (await conn.execute(self._sql.insert_changes, values)).scalars().all()
+        if self.flags.sort_returned_seqs:
+            seqs = sorted(seqs)
+        return tuple(
+            ChangeRecord(seq, change, source, run_id, catalog_version, now)
+            for seq, change in zip(seqs, plan.changes, strict=True)
+        )
+
+    async def list_runs(self, *, gateway: str | None = None, limit: int = 50) -> list[StoredRun]:
+        async with self._read("list runs") as conn:
+            found = (await conn.execute(queries.runs(gateway=gateway, limit=limit))).mappings()
+            return [rows.run_from_row(row) for row in found]
+
+    # -- read side -------------------------------------------------------------------------
+
+    async def catalog_version(self) -> int:
+        async with self._read("read the catalog version") as conn:
+            version: int = (await conn.execute(sql.READ_CATALOG_VERSION)).scalar_one()
+        return version
+
+    async def list_models(self, query: ModelQuery) -> list[StoredModel]:
+        return await self._stored_models(queries.stored_models(query))
+
+    async def model_offers(self, model_id: str) -> list[StoredModel]:
+        return await self._stored_models(queries.offers(model_id))
+
+    async def _stored_models(self, statement: Any) -> list[StoredModel]:
+        async with self._read("read models") as conn:
+            found = (await conn.execute(statement)).mappings().all()
+        return [rows.stored_model_from_row(row) for row in found]
+
+    async def list_changes(
+        self,
+        *,
+        since: int | None = None,
+        gateway: str | None = None,
+        model: str | None = None,
+        limit: int = 100,
+    ) -> list[ChangeRecord]:
+        statement = queries.changes_after(since=since, gateway=gateway, model=model, limit=limit)
+        async with self._read("list changes") as conn:
+            found = (await conn.execute(statement)).mappings().all()
+        return [rows.change_from_row(row) for row in found]
+
+    # -- webhooks and housekeeping ---------------------------------------------------------
+
+    async def record_delivery(self, delivery: WebhookDelivery) -> bool:
+        return (await self.record_deliveries([delivery]))[0]
+
+    async def record_deliveries(self, deliveries: Sequence[WebhookDelivery]) -> list[bool]:
+        """One transaction (one multi-row upsert); a key repeated in the call is a duplicate."""
+        firsts: dict[str, WebhookDelivery] = {}
+        for delivery in deliveries:
+            firsts.setdefault(delivery.key, delivery)
+        if not firsts:
+            return []
+        values = [rows.delivery_values(delivery) for delivery in firsts.values()]
+        async with self._write("record webhook deliveries") as conn:
+            result = await conn.execute(self._sql.record_delivery, values)
+            stored = set(result.scalars().all())
+        answers = []
+        for delivery in deliveries:
+            answers.append(delivery.key in stored)
+            stored.discard(delivery.key)
+        return answers
+
+    async def list_deliveries(self, *, limit: int = 50) -> list[WebhookDelivery]:
+        async with self._read("list webhook deliveries") as conn:
+            found = (await conn.execute(queries.deliveries(limit=limit))).mappings().all()
+        return [rows.delivery_from_row(row) for row in found]
+
+    async def prune(self, policy: RetentionPolicy, *, now: datetime) -> PruneResult:
+        params = {
+            "p_runs_before": now - timedelta(days=policy.runs_days),
+            "p_runs_keep": policy.runs_keep_per_gateway,
+            "p_changes_before": now - timedelta(days=policy.changes_days),
+            "p_changes_keep": policy.changes_keep,
+            "p_now": now,
+        }
+        async with self._write("prune") as conn:
+            counts = [(await conn.execute(statement, params)).rowcount for statement in sql.PRUNE]
+        runs_old, runs_over, changes_old, changes_over, deliveries = counts
+        return PruneResult(runs_old + runs_over, changes_old + changes_over, deliveries)
+
+
+def _lease_params(owner: str, now: datetime, ttl_s: float) -> dict[str, Any]:
+    return {"p_owner": owner, "p_now": now, "p_expires": now + timedelta(seconds=ttl_s)}
+
+
+def _grant(row: Any) -> LeaseGrant:
+    state = rows.state_from_row(row)
+    owner, expires = state.lease_owner, state.lease_expires_at
+    assert owner is not None  # the lease UPDATE set both
+    assert expires is not None
+    return LeaseGrant(Lease(state.name, owner, state.fencing_token, expires), state)
+
+
+def _due_order(state: GatewayState) -> tuple[bool, datetime | None, str]:
+    at = state.next_run_at
+    return (at is not None, at, state.name)
+
+
+def _check_run(run: RunRecord, plan: SyncPlan | None, lease: Lease | None) -> SyncPlan | None:
+    """The plan to apply (``None`` when there is nothing to apply); ValueError for misuse."""
+    if lease is not None and lease.gateway != run.gateway:
+        raise ValueError(f"the lease is on {lease.gateway!r}, the run on {run.gateway!r}")
+    if plan is None or plan.is_empty:
+        return None
+    if plan.gateway != run.gateway:
+        raise ValueError(f"the plan is for {plan.gateway!r}, the run for {run.gateway!r}")
+    if not run.succeeded:
+        raise ValueError(f"a {run.outcome.value} run applies no plan")
+    return plan

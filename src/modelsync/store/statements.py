@@ -1,0 +1,324 @@
+"""The store's SQL, built once as SQLAlchemy Core statements with named bind parameters.
+
+Building a statement once and executing it with a parameter dict keeps each call to a cache
+lookup (SQLAlchemy's compiled cache) and the driver's prepared statement: no per-call statement
+construction on the hot paths. Bind parameter names carry a ``p_`` prefix so they never clash
+with the column names SQLAlchemy reserves in ``SET`` clauses. See ``sql.py`` for the lease SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Delete,
+    Insert,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from modelsync.domain import Presence
+from modelsync.store.engine import DialectFlags
+from modelsync.store.schema import (
+    UtcDateTime,
+    catalog_meta,
+    changes,
+    gateways,
+    models,
+    sync_runs,
+    webhook_deliveries,
+)
+
+g = gateways.c
+m = models.c
+
+
+def _time(name: str) -> Any:
+    return bindparam(name, type_=UtcDateTime())
+
+
+CATALOG_VERSION = select(catalog_meta.c.version).where(catalog_meta.c.id == 1).scalar_subquery()
+READ_CATALOG_VERSION = select(catalog_meta.c.version).where(catalog_meta.c.id == 1)
+BUMP_CATALOG_VERSION = (
+    update(catalog_meta)
+    .where(catalog_meta.c.id == 1)
+    .values(version=catalog_meta.c.version + 1)
+    .returning(catalog_meta.c.version)
+)
+
+LEASE_VALUES: dict[Any, Any] = {
+    g.lease_owner: bindparam("p_owner"),
+    g.lease_expires_at: _time("p_expires"),
+    g.fencing_token: g.fencing_token + 1,
+}
+LEASE_FREE = or_(g.lease_owner.is_(None), g.lease_expires_at < _time("p_now"))
+HOLDS_LEASE = and_(
+    g.name == bindparam("p_gateway"),
+    g.lease_owner == bindparam("p_owner"),
+    g.fencing_token == bindparam("p_token"),
+)
+
+ACQUIRE_LEASE = (
+    update(gateways)
+    .where(g.name == bindparam("p_gateway"), LEASE_FREE)
+    .values(LEASE_VALUES)
+    .returning(*gateways.c)
+)
+RELEASE_LEASE = update(gateways).where(HOLDS_LEASE).values(lease_owner=None, lease_expires_at=None)
+SET_NEXT_RUN = (
+    update(gateways).where(g.name == bindparam("p_gateway")).values(next_run_at=_time("p_at"))
+)
+SELECT_STATES = select(*gateways.c).order_by(g.name)
+SELECT_NAMED_STATES = SELECT_STATES.where(g.name.in_(bindparam("p_names", expanding=True)))
+PREVIOUS_SUCCESS = select(g.last_success_at).where(g.name == bindparam("p_gateway"))
+
+
+def due_names(flags: DialectFlags) -> Select[Any]:
+    """Names of enabled, due, unleased gateways, soonest first (locked, skipping locked rows)."""
+    statement = (
+        select(g.name)
+        .where(
+            g.enabled.is_(True),
+            or_(g.next_run_at.is_(None), g.next_run_at <= _time("p_now")),
+            LEASE_FREE,
+        )
+        .order_by(g.next_run_at.asc().nulls_first(), g.name)
+        .limit(bindparam("p_limit"))
+    )
+    return statement.with_for_update(skip_locked=True) if flags.skip_locked else statement
+
+
+def claim(flags: DialectFlags) -> Update:
+    """Lease the gateways named in ``p_names`` (PostgreSQL) or the due ones (SQLite)."""
+    names: Any = bindparam("p_names", expanding=True) if flags.skip_locked else due_names(flags)
+    return update(gateways).where(g.name.in_(names)).values(LEASE_VALUES).returning(*gateways.c)
+
+
+@dataclass(frozen=True, slots=True)
+class RunUpdate:
+    """Which gateway columns a finished run writes; each combination is one cached statement."""
+
+    fenced: bool
+    success: bool
+    failure: bool
+    keep_validators: bool
+    model_count: bool
+    full_sync: bool
+    next_run: bool
+    bump_version: bool
+
+
+@cache
+def run_update(shape: RunUpdate) -> Update:
+    """``UPDATE gateways`` for a finished run, returning the gateway and catalog versions."""
+    values: dict[Any, Any] = {
+        g.last_attempt_at: _time("p_started_at"),
+        g.last_outcome: bindparam("p_outcome"),
+    }
+    if shape.success:
+        values[g.last_success_at] = _time("p_finished_at")
+        values[g.consecutive_failures] = 0
+        values[g.last_error] = None
+        for column in (g.etag, g.last_modified, g.body_hash):
+            given = bindparam(f"p_{column.name}", type_=column.type)
+            values[column] = func.coalesce(given, column) if shape.keep_validators else given
+        if shape.model_count:
+            values[g.model_count] = bindparam("p_model_count")
+        if shape.full_sync:
+            values[g.last_full_sync_at] = _time("p_finished_at")
+    elif shape.failure:
+        values[g.consecutive_failures] = g.consecutive_failures + 1
+        values[g.last_error] = bindparam("p_error")
+    if shape.next_run:
+        values[g.next_run_at] = _time("p_next_run_at")
+    if shape.bump_version:
+        values[g.version] = g.version + 1
+    statement = update(gateways)
+    if shape.fenced:
+        statement = statement.where(HOLDS_LEASE)
+        values[g.lease_owner] = None
+        values[g.lease_expires_at] = None
+    else:
+        statement = statement.where(g.name == bindparam("p_gateway"))
+    return statement.values(values).returning(g.version, CATALOG_VERSION)
+
+
+def _dialect_insert(flags: DialectFlags, table: Any) -> Any:
+    return postgresql.insert(table) if flags.name == "postgresql" else sqlite.insert(table)
+
+
+def register(flags: DialectFlags) -> Insert:
+    """Insert gateways; on conflict only their configuration columns change."""
+    statement = _dialect_insert(flags, gateways)
+    excluded = statement.excluded
+    columns = ("tier", "interval_s", "enabled", "disabled_reason")
+    result: Insert = statement.on_conflict_do_update(
+        index_elements=[g.name], set_={name: excluded[name] for name in columns}
+    )
+    return result
+
+
+def upsert_models(flags: DialectFlags) -> Insert:
+    """Insert present models; an existing row keeps ``first_seen_at`` (and ``updated_at`` when
+    neither its content nor its presence changed)."""
+    statement = _dialect_insert(flags, models)
+    new = statement.excluded
+    same = and_(m.content_hash == new.content_hash, m.presence == Presence.PRESENT.value)
+    replaced = (
+        "model_id",
+        "name",
+        "provider_slug",
+        "presence",
+        "status",
+        "miss_count",
+        "content_hash",
+        "data",
+        "last_seen_at",
+        "version",
+    )
+    set_: dict[str, Any] = {name: new[name] for name in replaced}
+    set_["updated_at"] = case((same, m.updated_at), else_=new.updated_at)
+    result: Insert = statement.on_conflict_do_update(
+        index_elements=[m.gateway, m.gateway_model_id], set_=set_
+    )
+    return result
+
+
+def _seen_until_now() -> ColumnElement[Any]:
+    """A present model leaving the catalog was last seen on the gateway's previous success."""
+    return case(
+        (m.presence == Presence.PRESENT.value, func.coalesce(_time("p_seen"), m.last_seen_at)),
+        else_=m.last_seen_at,
+    )
+
+
+def _model_row() -> ColumnElement[bool]:
+    return and_(m.gateway == bindparam("p_gateway"), m.gateway_model_id == bindparam("p_id"))
+
+
+MARK_MISSING = (
+    update(models)
+    .where(_model_row())
+    .values(
+        {
+            m.presence: Presence.MISSING.value,
+            m.status: Presence.MISSING.value,
+            m.miss_count: bindparam("p_misses"),
+            m.last_seen_at: _seen_until_now(),
+            m.updated_at: case(
+                (m.presence == Presence.MISSING.value, m.updated_at), else_=_time("p_now")
+            ),
+            m.version: bindparam("p_version"),
+        }
+    )
+)
+MARK_REMOVED = (
+    update(models)
+    .where(_model_row())
+    .values(
+        {
+            m.presence: Presence.REMOVED.value,
+            m.status: Presence.REMOVED.value,
+            m.miss_count: m.miss_count + 1,
+            m.last_seen_at: _seen_until_now(),
+            m.updated_at: _time("p_now"),
+            m.version: bindparam("p_version"),
+        }
+    )
+)
+
+
+def insert_changes(flags: DialectFlags) -> Insert:
+    """Append changes, returning their seqs (in parameter order, or to be sorted: see flags)."""
+    ordered = not flags.sort_returned_seqs
+    return insert(changes).returning(changes.c.seq, sort_by_parameter_order=ordered)
+
+
+INSERT_RUN = insert(sync_runs)
+
+LOAD_CATALOG = (
+    select(g.version, m.gateway_model_id, m.data, m.presence, m.miss_count)
+    .select_from(gateways.outerjoin(models, m.gateway == g.name))
+    .where(g.name == bindparam("p_gateway"))
+)
+
+
+def record_delivery(flags: DialectFlags) -> Insert:
+    """Insert deliveries, or replace expired ones with the same key; returns the keys stored."""
+    table = webhook_deliveries
+    statement = _dialect_insert(flags, table)
+    new = statement.excluded
+    set_ = {column.name: new[column.name] for column in table.c if column.name != "id"}
+    result: Insert = statement.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_=set_,
+        where=table.c.expires_at <= new.received_at,
+    ).returning(table.c.key)
+    return result
+
+
+def _prune_statements() -> tuple[Delete, Delete, Delete, Delete, Delete]:
+    """Runs older than ``p_runs_before`` / past ``p_runs_keep`` per gateway, changes older than
+    ``p_changes_before`` / past the newest ``p_changes_keep``, deliveries expired at ``p_now``."""
+    runs = sync_runs.c
+    newest_first = func.row_number().over(partition_by=runs.gateway, order_by=runs.id.desc())
+    ranked = select(runs.id, newest_first.label("n")).subquery()
+    cutoff_seq = (
+        select(changes.c.seq)
+        .order_by(changes.c.seq.desc())
+        .limit(1)
+        .offset(bindparam("p_changes_keep"))
+        .scalar_subquery()
+    )
+    return (
+        delete(sync_runs).where(runs.finished_at < _time("p_runs_before")),
+        delete(sync_runs).where(
+            runs.id.in_(select(ranked.c.id).where(ranked.c.n > bindparam("p_runs_keep")))
+        ),
+        delete(changes).where(changes.c.at < _time("p_changes_before")),
+        delete(changes).where(changes.c.seq <= cutoff_seq),
+        delete(webhook_deliveries).where(webhook_deliveries.c.expires_at <= _time("p_now")),
+    )
+
+
+PRUNE = _prune_statements()
+
+
+@dataclass(frozen=True, slots=True)
+class DialectStatements:
+    """The statements whose SQL differs between SQLite and PostgreSQL."""
+
+    due: Select[Any]
+    claim: Update
+    register: Insert
+    upsert_models: Insert
+    insert_changes: Insert
+    record_delivery: Insert
+    previous_success: Select[Any]
+
+
+def for_dialect(flags: DialectFlags) -> DialectStatements:
+    """Build them once per store."""
+    previous = PREVIOUS_SUCCESS.with_for_update() if flags.skip_locked else PREVIOUS_SUCCESS
+    return DialectStatements(
+        due=due_names(flags),
+        claim=claim(flags),
+        register=register(flags),
+        upsert_models=upsert_models(flags),
+        insert_changes=insert_changes(flags),
+        record_delivery=record_delivery(flags),
+        previous_success=previous,
+    )

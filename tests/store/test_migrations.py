@@ -1,0 +1,158 @@
+"""The migrations: they build exactly schema.py on both databases, and open() applies them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, inspect
+
+from modelsync.errors import ConfigError, StoreError
+from modelsync.store import create_store, migrate
+from modelsync.store.engine import create_engine, database_url, dialect_flags
+from modelsync.store.schema import metadata
+from modelsync.store.sql import SqlStore
+
+from .conftest import BACKENDS, drop_postgres_database, new_postgres_database
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database that was never migrated."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        return
+    url = new_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
+def schema_differences(connection: Connection) -> list[Any]:
+    """What ``alembic check`` would report: the database against schema.py's metadata."""
+    options = {"compare_type": True, "compare_server_default": True}
+    context = MigrationContext.configure(connection, opts=options)
+    return list(compare_metadata(context, metadata))
+
+
+def table_names(connection: Connection) -> set[str]:
+    """The tables in the database."""
+    return set(inspect(connection).get_table_names())
+
+
+async def run_on(url: str, function: Any, *args: Any) -> Any:
+    """Run a synchronous function on a connection of the URL's database, and commit."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            result = await connection.run_sync(function, *args)
+            await connection.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+async def test_the_migration_builds_exactly_the_schema(fresh_url: str) -> None:
+    """After ``upgrade`` the database has no difference from schema.py (alembic check)."""
+    assert await migrate.current(fresh_url) is None
+    assert await migrate.upgrade(fresh_url) == migrate.head_revision()
+    assert await run_on(fresh_url, schema_differences) == []
+
+
+async def test_upgrade_is_idempotent_and_downgrade_empties(fresh_url: str) -> None:
+    """A second upgrade changes nothing; downgrading to base drops every table, and back."""
+    await migrate.upgrade(fresh_url)
+    assert await migrate.upgrade(fresh_url) == migrate.head_revision()
+
+    def downgrade(connection: Connection) -> None:
+        command.downgrade(migrate.alembic_config(connection), "base")
+
+    await run_on(fresh_url, downgrade)
+    assert await run_on(fresh_url, table_names) <= {"alembic_version"}
+    assert await migrate.current(fresh_url) is None
+    await migrate.upgrade(fresh_url)
+    assert await run_on(fresh_url, schema_differences) == []
+
+
+async def test_open_migrates_sqlite_in_a_new_folder(tmp_path: Path) -> None:
+    """SQLite needs no separate step: open() creates the file, its folder and the schema."""
+    path = tmp_path / "new" / "deeper" / "modelsync.db"
+    store = create_store(f"sqlite:///{path}")
+    await store.open()
+    await store.open()
+    try:
+        assert await store.catalog_version() == 0
+        await store.ping()
+    finally:
+        await store.close()
+    assert path.exists()
+    assert await migrate.current(f"sqlite+aiosqlite:///{path}") == migrate.head_revision()
+    other = tmp_path / "cli" / "modelsync.db"
+    assert await migrate.upgrade(f"sqlite:///{other}") == migrate.head_revision()
+
+
+async def test_open_on_an_in_memory_sqlite_database() -> None:
+    """``sqlite+aiosqlite://`` works too (one connection for reads and writes)."""
+    store = SqlStore("sqlite+aiosqlite://")
+    await store.open()
+    try:
+        assert await store.catalog_version() == 0
+        assert await store.gateway_states() == []
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("fresh_url", ["postgres"], indirect=True)
+async def test_open_on_postgres_requires_an_upgraded_schema(fresh_url: str) -> None:
+    """An unmigrated PostgreSQL database is refused with the command to run, or auto-upgraded."""
+    with pytest.raises(StoreError, match="modelsync db upgrade"):
+        await SqlStore(fresh_url).open()
+    store = SqlStore(fresh_url, auto_upgrade=True)
+    await store.open()
+    try:
+        assert await store.catalog_version() == 0
+    finally:
+        await store.close()
+    again = SqlStore(fresh_url)
+    await again.open()
+    await again.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "driver", "flags"),
+    [
+        ("sqlite:///x.db", "sqlite+aiosqlite", "sqlite"),
+        ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite", "sqlite"),
+        ("postgresql://u@h/db", "postgresql+asyncpg", "postgresql"),
+        ("postgresql+psycopg://u@h/db", "postgresql+asyncpg", "postgresql"),
+    ],
+)
+def test_database_urls_get_their_async_driver(url: str, driver: str, flags: str) -> None:
+    """Plain URLs are given the async driver, and the dialect flags follow the database."""
+    assert database_url(url).drivername == driver
+    assert dialect_flags(url).name == flags
+
+
+@pytest.mark.parametrize("url", ["mysql://u@h/db", "not a url", "oracle+oracledb://h"])
+def test_unsupported_databases_are_a_config_error(url: str) -> None:
+    """Only SQLite and PostgreSQL are supported."""
+    with pytest.raises(ConfigError):
+        SqlStore(url)
+
+
+async def test_an_unreachable_database_is_a_store_error(tmp_path: Path) -> None:
+    """A path that cannot be opened surfaces as StoreError from open() and upgrade()."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    url = f"sqlite+aiosqlite:///{blocker / 'sub' / 'x.db'}"
+    with pytest.raises(StoreError, match="folder"):
+        await SqlStore(url).open()
+    with pytest.raises(StoreError):
+        await migrate.upgrade(url)
