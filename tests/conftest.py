@@ -29,8 +29,10 @@ def shared_fixture(relative: str) -> Path:
     """The path of a recorded response; skips the test with the reason when it is absent."""
     path = SHARED_FIXTURES / relative
     if not path.exists():
-        pytest.skip(f"recorded fixture {relative} not found under {SHARED_FIXTURES} "
-                    "(set MODELSYNC_SHARED_FIXTURES to the shared/fixtures folder)")
+        pytest.skip(
+            f"recorded fixture {relative} not found under {SHARED_FIXTURES} "
+            "(set MODELSYNC_SHARED_FIXTURES to the shared/fixtures folder)"
+        )
     return path
 
 

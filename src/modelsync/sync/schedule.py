@@ -43,7 +43,7 @@ def backoff_factor(consecutive_failures: int, policy: SchedulePolicy) -> int:
     """1 while healthy and after one failure, then 2, 4, ... capped at ``max_backoff_factor``."""
     if consecutive_failures <= 1:
         return 1
-    return min(2 ** (consecutive_failures - 1), policy.max_backoff_factor)
+    return min(1 << (consecutive_failures - 1), policy.max_backoff_factor)
 
 
 def next_run_after(

@@ -1,0 +1,190 @@
+"""The command line: a thin shell that parses, builds Settings and calls what the service calls.
+
+Rich output for people; ``--json`` prints one JSON object for machines. Exit codes: 0 success,
+1 a requested gateway failed or was rejected, 2 bad usage (an unknown gateway, bad settings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import orjson
+import typer
+from rich.console import Console
+
+from modelsync.config import Settings, find_gateway, load_settings, resolve_gateways
+from modelsync.errors import ConfigError, ModelsyncError
+from modelsync.observability import configure_logging
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="modelsync",
+    help="Keep a catalog of AI models current across inference gateways.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def _settings(**overrides: Any) -> Settings:
+    settings = load_settings(**overrides)
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except ConfigError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    except ModelsyncError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _selected(settings: Settings, gateway: str) -> list[str]:
+    gateways = resolve_gateways(settings)
+    if gateway.strip().lower() == "all":
+        return list(gateways)
+    return [find_gateway(gateways, gateway).name]
+
+
+@app.command()
+def sync(
+    gateway: Annotated[str, typer.Argument(help="A gateway name, or 'all'.")] = "all",
+    json: JsonOption = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Ignore ETag and body hash: fetch and diff everything.")
+    ] = False,
+) -> None:
+    """Sync gateways now, in this process, and show what changed."""
+    from modelsync.cli.sync import run_sync
+
+    settings = _settings()
+    try:
+        names = _selected(settings, gateway)
+    except ConfigError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    report = _run(run_sync(settings, names, full=full, console=None if json else out))
+    if json:
+        _emit_json(report.to_json())
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def status(
+    gateway: Annotated[str | None, typer.Argument(help="One gateway (default: all).")] = None,
+    json: JsonOption = False,
+) -> None:
+    """Show every gateway's health, schedule and last outcome."""
+    from modelsync.cli.views import read_status, render_status
+
+    settings = _settings()
+    try:
+        names = _selected(settings, gateway) if gateway else None
+    except ConfigError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    rows = _run(read_status(settings, names))
+    if json:
+        _emit_json({"gateways": rows})
+    else:
+        render_status(out, rows)
+
+
+@app.command()
+def changes(
+    since: Annotated[int | None, typer.Option(help="Only changes after this seq.")] = None,
+    gateway: Annotated[str | None, typer.Option(help="Only this gateway.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 100,
+    json: JsonOption = False,
+) -> None:
+    """Show the change history, oldest first; ``next`` is the cursor for ``--since``."""
+    from modelsync.cli.views import read_changes, render_changes
+
+    settings = _settings()
+    name = None
+    if gateway:
+        try:
+            name = _selected(settings, gateway)[0]
+        except ConfigError as exc:
+            err.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+    page = _run(read_changes(settings, since=since, gateway=name, limit=limit))
+    if json:
+        _emit_json(page)
+    else:
+        render_changes(out, page)
+
+
+@app.command()
+def simulate(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8900,
+    fixtures: Annotated[
+        str | None, typer.Option(help="The recorded fixtures folder (default: found nearby).")
+    ] = None,
+    script: Annotated[
+        str | None, typer.Option(help="A JSON file of timed mutations to play.")
+    ] = None,
+    demo: Annotated[bool, typer.Option(help="Play the endless demo mutations.")] = False,
+) -> None:
+    """Serve a fake of every gateway (for the demo, tests and benchmarks)."""
+    from modelsync.simulator import serve_simulator
+
+    configure_logging(load_settings().log_level)
+    serve_simulator(
+        host,
+        port,
+        fixtures_dir=Path(fixtures) if fixtures else None,
+        script=Path(script) if script else None,
+        demo=demo,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database to the latest schema."""
+    from modelsync.store.migrate import current, upgrade
+
+    settings = _settings()
+    _run(upgrade(settings.database_url))
+    revision = _run(current(settings.database_url))
+    out.print(f"database at revision [bold]{revision}[/]")
+
+
+def _console_script(command: str, name: str) -> Callable[[], None]:
+    def main() -> None:
+        typer.main.get_command(app).main(args=[command, *sys.argv[1:]], prog_name=name)
+
+    return main
+
+
+def main() -> None:
+    """``modelsync``."""
+    app()
+
+
+sync_models_main = _console_script("sync", "sync-models")
+"""``sync-models [GATEWAY]``: the front end's name for ``modelsync sync``."""
+
+model_sync_status_main = _console_script("status", "model-sync-status")
+"""``model-sync-status``: the front end's name for ``modelsync status``."""

@@ -1,0 +1,90 @@
+"""``modelsync sync``: run the pipeline in this process and report per gateway."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+
+from modelsync.config import Settings
+from modelsync.domain import ChangeSource, RunOutcome
+from modelsync.runtime import open_runtime
+from modelsync.sync.runner import RunSummary
+
+OUTCOME_STYLE = {
+    RunOutcome.CHANGED: "bold green",
+    RunOutcome.UNCHANGED: "dim",
+    RunOutcome.NOT_MODIFIED: "dim",
+    RunOutcome.FAILED: "bold red",
+    RunOutcome.REJECTED: "bold yellow",
+    RunOutcome.DISABLED: "dim italic",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    catalog_version: int
+    gateways: Sequence[RunSummary]
+
+    @property
+    def ok(self) -> bool:
+        return all(summary.ok for summary in self.gateways)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "catalog_version": self.catalog_version,
+            "gateways": [summary.to_json() for summary in self.gateways],
+        }
+
+
+def _counts(summary: RunSummary) -> str:
+    parts = [f"+{summary.added}", f"~{summary.updated}", f"-{summary.removed}"]
+    if summary.restored:
+        parts.append(f"restored {summary.restored}")
+    if summary.missing:
+        parts.append(f"missing {summary.missing}")
+    return " ".join(parts)
+
+
+def _line(summary: RunSummary) -> str:
+    style = OUTCOME_STYLE[summary.outcome]
+    text = f"[{style}]{summary.outcome.value:>12}[/] {summary.gateway:<18}"
+    if summary.outcome is RunOutcome.DISABLED:
+        return f"{text} {summary.error}"
+    text += f" {_counts(summary):<16} {summary.total_models:>6} models {summary.duration_ms:>6} ms"
+    if summary.error:
+        text += f"  [red]{summary.error}[/]"
+    return text
+
+
+def render_footer(console: Console, report: SyncReport) -> None:
+    """One closing line: the catalog version and how the runs went."""
+    tally: dict[str, int] = {}
+    for summary in report.gateways:
+        tally[summary.outcome.value] = tally.get(summary.outcome.value, 0) + 1
+    outcomes = ", ".join(f"{count} {outcome}" for outcome, count in tally.items())
+    style = "green" if report.ok else "red"
+    console.print(f"[{style}]catalog version {report.catalog_version}[/]: {outcomes}")
+
+
+async def run_sync(
+    settings: Settings, names: Sequence[str], *, full: bool, console: Console | None
+) -> SyncReport:
+    """Sync ``names``; with a console, show each gateway as it finishes, then the table."""
+    async with open_runtime(settings) as runtime:
+        if console is None:
+            summaries = await runtime.runner.run_many(names, trigger=ChangeSource.MANUAL, full=full)
+        else:
+            with console.status(f"syncing {len(names)} gateway(s)…"):
+                summaries = await runtime.runner.run_many(
+                    names,
+                    trigger=ChangeSource.MANUAL,
+                    full=full,
+                    on_done=lambda summary: console.print(_line(summary)),
+                )
+        report = SyncReport(await runtime.store.catalog_version(), summaries)
+    if console is not None:
+        render_footer(console, report)
+    return report

@@ -1,0 +1,82 @@
+"""``modelsync status`` and ``modelsync changes``: read the store, render for people or machines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from modelsync.config import Settings
+from modelsync.runtime import open_runtime
+from modelsync.sync.health import status_json
+
+HEALTH_STYLE = {"ok": "green", "degraded": "yellow", "failing": "bold red", "disabled": "dim"}
+
+
+async def read_status(settings: Settings, names: Sequence[str] | None) -> list[dict[str, Any]]:
+    async with open_runtime(settings) as runtime:
+        states = await runtime.store.gateway_states(names)
+    failing_after = settings.scheduler.breaker_threshold
+    return [status_json(state, failing_after=failing_after) for state in states]
+
+
+def _when(value: str | None) -> str:
+    return value.replace("T", " ")[:19] if value else "—"
+
+
+def render_status(console: Console, rows: Sequence[dict[str, Any]]) -> None:
+    table = Table(box=None, pad_edge=False)
+    for column in ("gateway", "status", "tier", "models", "version", "last success",
+                   "next run", "failures", "last error"):  # fmt: skip
+        table.add_column(column)
+    for row in rows:
+        style = HEALTH_STYLE[row["status"]]
+        table.add_row(
+            row["gateway"],
+            f"[{style}]{row['status']}[/]",
+            f"{row['tier']} ({row['interval_s'] // 60} min)",
+            str(row["model_count"]),
+            str(row["version"]),
+            _when(row["last_success_at"]),
+            _when(row["next_run_at"]),
+            str(row["consecutive_failures"]),
+            (row["last_error"] or "")[:80],
+        )
+    console.print(table)
+
+
+async def read_changes(
+    settings: Settings, *, since: int | None, gateway: str | None, limit: int
+) -> dict[str, Any]:
+    async with open_runtime(settings) as runtime:
+        records = await runtime.store.list_changes(since=since, gateway=gateway, limit=limit)
+    changes = [record.to_json() for record in records]
+    return {"changes": changes, "next": changes[-1]["seq"] if changes else (since or 0)}
+
+
+def _fields(change: dict[str, Any]) -> str:
+    parts = [f"{name}: {old} → {new}" for name, (old, new) in change["fields"].items()]
+    if change["kind"] == "added":
+        return ""
+    return "; ".join(parts)[:120]
+
+
+def render_changes(console: Console, page: dict[str, Any]) -> None:
+    table = Table(box=None, pad_edge=False)
+    for column in ("seq", "at", "gateway", "kind", "model", "fields", "anomalies"):
+        table.add_column(column)
+    kind_style = {"added": "green", "updated": "cyan", "removed": "red", "restored": "magenta"}
+    for change in page["changes"]:
+        table.add_row(
+            str(change["seq"]),
+            _when(change["at"]),
+            change["gateway"],
+            f"[{kind_style[change['kind']]}]{change['kind']}[/]",
+            change["gateway_model_id"],
+            _fields(change),
+            ", ".join(change["anomalies"]),
+        )
+    console.print(table)
+    console.print(f"next: --since {page['next']}")

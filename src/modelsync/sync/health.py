@@ -1,0 +1,47 @@
+"""PURE: a gateway's health, and its status as the CLI and the API report it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from modelsync.domain import GatewayHealth
+from modelsync.store.base import GatewayState
+
+
+def gateway_health(state: GatewayState, *, failing_after: int) -> GatewayHealth:
+    """``ok`` until a run fails, then ``degraded``, and ``failing`` from ``failing_after`` failures.
+
+    A gateway that has never succeeded is ``failing`` from its first failure: there is no good
+    catalog to fall back on.
+    """
+    if not state.enabled:
+        return GatewayHealth.DISABLED
+    failures = state.consecutive_failures
+    if failures == 0:
+        return GatewayHealth.OK
+    if failures >= failing_after or state.last_success_at is None:
+        return GatewayHealth.FAILING
+    return GatewayHealth.DEGRADED
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def status_json(state: GatewayState, *, failing_after: int) -> dict[str, Any]:
+    """One gateway's status in the shape of ``modelsync status --json`` and ``/api/sync/status``."""
+    return {
+        "gateway": state.name,
+        "status": gateway_health(state, failing_after=failing_after).value,
+        "tier": state.tier,
+        "interval_s": state.interval_s,
+        "last_attempt_at": _iso(state.last_attempt_at),
+        "last_success_at": _iso(state.last_success_at),
+        "last_outcome": state.last_outcome.value if state.last_outcome else None,
+        "last_error": state.last_error if state.last_error else state.disabled_reason,
+        "consecutive_failures": state.consecutive_failures,
+        "next_run_at": _iso(state.next_run_at),
+        "model_count": state.model_count,
+        "version": state.version,
+    }
