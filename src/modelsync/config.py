@@ -87,14 +87,19 @@ class GatewaySettings(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="MODELSYNC_", env_nested_delimiter="__", extra="ignore", frozen=True
+        env_prefix="MODELSYNC_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
     )
 
     database_url: str = "sqlite+aiosqlite:///./modelsync.db"
     redis_url: str | None = None
     admin_token: SecretStr | None = None
     upstream: str | None = None
-    log_level: str = "INFO"
+    log_level: str | None = None
+    """``DEBUG`` is the troubleshooting mode; unset: INFO for the service, WARNING for commands."""
     config_file: Path | None = None
     webhook_secret: SecretStr | None = Field(
         None, validation_alias=AliasChoices("MODEL_WEBHOOK_SECRET", "MODELSYNC_WEBHOOK_SECRET")

@@ -7,6 +7,7 @@ Rich output for people; ``--json`` prints one JSON object for machines. Exit cod
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -39,8 +40,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.
 
 
 def _settings(**overrides: Any) -> Settings:
+    """Settings for a command; its own output is the report, so logs default to warnings."""
     settings = load_settings(**overrides)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level or "WARNING")
     return settings
 
 
@@ -150,7 +152,7 @@ def simulate(
     """Serve a fake of every gateway (for the demo, tests and benchmarks)."""
     from modelsync.simulator import serve_simulator
 
-    configure_logging(load_settings().log_level)
+    configure_logging(load_settings().log_level or "INFO")
     serve_simulator(
         host,
         port,
@@ -158,6 +160,31 @@ def simulate(
         script=Path(script) if script else None,
         demo=demo,
     )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[
+        bool,
+        typer.Option(help="Run the gateway simulator beside the service, with short intervals."),
+    ] = False,
+    simulator_port: Annotated[int, typer.Option(help="The demo simulator's port.")] = 8900,
+) -> None:
+    """Run the service: the API, webhooks and the scheduler."""
+    from modelsync.web.serve import serve as serve_service
+    from modelsync.web.serve import serve_demo
+
+    try:
+        if demo:
+            database_url = os.environ.get("MODELSYNC_DATABASE_URL")
+            serve_demo(host, port, simulator_port, database_url=database_url)
+        else:
+            serve_service(host, port)
+    except ModelsyncError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
 
 
 @db_app.command("upgrade")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -26,23 +27,43 @@ def _when(value: str | None) -> str:
     return value.replace("T", " ")[:19] if value else "—"
 
 
+def relative(value: str | None, now: datetime) -> str:
+    """``"3m ago"``, ``"in 2h"``, ``"—"``: times as a person scanning a table wants them."""
+    if not value:
+        return "—"
+    seconds = (datetime.fromisoformat(value) - now).total_seconds()
+    amount = abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if amount >= size:
+            text = f"{int(amount // size)}{unit}"
+            break
+    else:
+        text = f"{int(amount)}s"
+    return f"in {text}" if seconds > 0 else f"{text} ago"
+
+
+def _interval(seconds: int) -> str:
+    return f"{seconds // 3600}h" if seconds >= 3600 and seconds % 3600 == 0 else f"{seconds // 60}m"
+
+
 def render_status(console: Console, rows: Sequence[dict[str, Any]]) -> None:
-    table = Table(box=None, pad_edge=False)
-    for column in ("gateway", "status", "tier", "models", "version", "last success",
-                   "next run", "failures", "last error"):  # fmt: skip
-        table.add_column(column)
+    now = datetime.now(UTC)
+    table = Table(box=None, pad_edge=False, expand=False)
+    for column in ("gateway", "status", "every", "models", "last ok", "next", "fails"):
+        table.add_column(column, no_wrap=True, justify="right" if column in {"models", "fails"}
+                         else "left")  # fmt: skip
+    table.add_column("last error", overflow="fold")
     for row in rows:
         style = HEALTH_STYLE[row["status"]]
         table.add_row(
             row["gateway"],
             f"[{style}]{row['status']}[/]",
-            f"{row['tier']} ({row['interval_s'] // 60} min)",
+            _interval(row["interval_s"]),
             str(row["model_count"]),
-            str(row["version"]),
-            _when(row["last_success_at"]),
-            _when(row["next_run_at"]),
+            relative(row["last_success_at"], now),
+            relative(row["next_run_at"], now),
             str(row["consecutive_failures"]),
-            (row["last_error"] or "")[:80],
+            row["last_error"] or "",
         )
     console.print(table)
 

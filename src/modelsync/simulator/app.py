@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -29,6 +30,7 @@ from modelsync.simulator.catalogs import find_fixtures_dir, load_seeds
 from modelsync.simulator.config import SimulatorConfig
 from modelsync.simulator.responses import json_response
 from modelsync.simulator.script import demo_script, run_script
+from modelsync.simulator.sender import WebhookSender
 from modelsync.simulator.serving import list_endpoint
 from modelsync.simulator.state import SimulatorState
 
@@ -75,17 +77,24 @@ def create_simulator_app(config: SimulatorConfig | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        tasks = []
-        if config.script:
-            tasks.append(asyncio.create_task(run_script(state, config.script)))
-        if config.demo:
-            tasks.append(asyncio.create_task(run_script(state, demo_script(config.seed))))
-        try:
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        async with contextlib.AsyncExitStack() as stack:
+            on_applied = None
+            if config.webhook is not None:
+                client = await stack.enter_async_context(httpx.AsyncClient(timeout=5.0))
+                on_applied = WebhookSender(config.webhook, client).send
+            tasks = []
+            if config.script:
+                script = run_script(state, config.script, on_applied=on_applied)
+                tasks.append(asyncio.create_task(script))
+            if config.demo:
+                demo = run_script(state, demo_script(config.seed), on_applied=on_applied)
+                tasks.append(asyncio.create_task(demo))
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     app = Starlette(
         routes=routes,

@@ -9,6 +9,7 @@ from pathlib import Path
 from modelsync.clock import Clock, SystemClock
 from modelsync.simulator.pages import DEFAULT_PAGE_CAPS, DEFAULT_PAGE_SIZES
 from modelsync.simulator.script import Step
+from modelsync.simulator.sender import WebhookTarget
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,3 +34,5 @@ class SimulatorConfig:
     page_sizes: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_PAGE_SIZES))
     page_caps: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_PAGE_CAPS))
     clock: Clock = field(default_factory=SystemClock)
+    webhook: WebhookTarget | None = None
+    """Send a signed webhook to this target after every scripted change (the demo does)."""

@@ -88,8 +88,12 @@ async def run_script(
     steps: Iterable[Step],
     *,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    on_applied: Callable[[dict[str, Any]], Awaitable[object]] | None = None,
 ) -> None:
-    """Run the steps in order, each after its pause; returns when the steps run out."""
+    """Run the steps in order, each after its pause; returns when the steps run out.
+
+    ``on_applied`` is awaited with each applied step's result (the webhook sender).
+    """
     for number, step in enumerate(steps, start=1):
         await sleep(step.after_s)
         try:
@@ -104,6 +108,8 @@ async def run_script(
             )
         else:
             log.info("simulator step", step=number, **result)
+            if on_applied is not None:
+                await on_applied(result)
 
 
 DEMO_ROUND = ("add", "reprice", "rename", "add", "remove", "reprice", "restore")

@@ -1,0 +1,276 @@
+"""The JSON API of DESIGN section 9: sync, status, catalog, changes, cache, health."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from modelsync.cache.tags import InvalidateRequest
+from modelsync.config import ResolvedGateway, find_gateway
+from modelsync.domain import ChangeSource
+from modelsync.errors import ConfigError, StoreError
+from modelsync.store.base import ModelQuery, StoredRun
+from modelsync.sync.health import status_json
+from modelsync.sync.runner import RunSummary
+from modelsync.web.auth import require_admin
+from modelsync.web.deps import services_of
+from modelsync.web.schemas import (
+    ChangesOut,
+    ErrorOut,
+    HealthOut,
+    InvalidateOut,
+    ModelsOut,
+    OffersOut,
+    ReadyOut,
+    StatusOut,
+    SyncAcceptedOut,
+    SyncReportOut,
+)
+from modelsync.web.services import Services
+
+router = APIRouter()
+
+ADMIN = [Depends(require_admin)]
+ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "admin token missing or wrong"},
+    403: {"model": ErrorOut, "description": "admin routes disabled (no token configured)"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "unknown gateway or model"}
+}
+
+
+def gateway_or_404(services: Services, name: str) -> ResolvedGateway:
+    try:
+        return find_gateway(services.runtime.gateways, name)
+    except ConfigError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+
+
+class SyncRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    gateway: str = Field("all", min_length=1, max_length=100, description="A gateway, or 'all'.")
+
+
+@router.post(
+    "/api/sync/models",
+    dependencies=ADMIN,
+    response_model=SyncReportOut,
+    responses={202: {"model": SyncAcceptedOut}, **ADMIN_ERRORS, **NOT_FOUND},
+    tags=["sync"],
+)
+async def sync_models(
+    request: Request,
+    response: Response,
+    body: SyncRequest | None = None,
+    wait: Annotated[bool, Query(description="Wait for the runs and report them.")] = True,
+) -> dict[str, Any]:
+    """Run a sync now (coalesced with one already running) and report it per gateway."""
+    services = services_of(request)
+    wanted = (body or SyncRequest()).gateway
+    if wanted.strip().lower() == "all":
+        names = list(services.runtime.gateways)
+    else:
+        names = [gateway_or_404(services, wanted).name]
+    runs = [await services.scheduler.trigger(name, source=ChangeSource.MANUAL) for name in names]
+    if not wait:
+        response.status_code = status.HTTP_202_ACCEPTED
+        return {"status": "accepted", "gateways": names, "status_url": "/api/sync/status"}
+    summaries: list[RunSummary] = list(await asyncio.gather(*(run for run in runs if run)))
+    return {
+        "catalog_version": await services.runtime.store.catalog_version(),
+        "gateways": [summary.to_json() for summary in summaries],
+    }
+
+
+def _last_run(run: StoredRun | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    record = run.record
+    return {
+        "id": run.id,
+        "trigger": record.trigger.value,
+        "outcome": record.outcome.value,
+        "started_at": record.started_at.isoformat(),
+        "finished_at": record.finished_at.isoformat(),
+        "duration_ms": record.duration_ms,
+        "added": record.added,
+        "updated": record.updated,
+        "removed": record.removed,
+        "restored": record.restored,
+        "missing": record.missing,
+        "total_models": record.total_models,
+        "http_status": record.http_status,
+        "bytes": record.bytes,
+        "error": record.error,
+    }
+
+
+async def _status(services: Services, names: list[str] | None) -> dict[str, Any]:
+    store = services.runtime.store
+    states = await store.gateway_states(names)
+    deliveries = await store.list_deliveries(limit=200)
+    webhooks: dict[str, dict[str, Any]] = {}
+    for delivery in deliveries:  # newest first: keep the first per gateway
+        for gateway in delivery.detail.get("gateways", [delivery.gateway]):
+            webhooks.setdefault(
+                gateway,
+                {
+                    "received_at": delivery.received_at.isoformat(),
+                    "event_types": list(delivery.event_types),
+                    "models": delivery.model_count,
+                    "scheme": delivery.scheme,
+                },
+            )
+    scheduler = services.scheduler
+    running = set(scheduler.running())
+    failing_after = services.settings.scheduler.breaker_threshold
+    rows = []
+    for state in states:
+        runs = await store.list_runs(gateway=state.name, limit=1)
+        row = status_json(state, failing_after=failing_after)
+        row.update(
+            breaker=scheduler.breaker(state).value,
+            running=state.name in running,
+            last_run=_last_run(runs[0] if runs else None),
+            last_webhook=webhooks.get(state.name),
+        )
+        rows.append(row)
+    return {
+        "catalog_version": await store.catalog_version(),
+        "process": {
+            "owner": services.runtime.owner,
+            "started_at": services.started_at.isoformat(),
+            "scheduler_alive": scheduler.alive(),
+            "running": sorted(running),
+        },
+        "gateways": rows,
+    }
+
+
+@router.get("/api/sync/status", response_model=StatusOut, responses=NOT_FOUND, tags=["sync"])
+@router.get("/api/sync/models", response_model=StatusOut, responses=NOT_FOUND, tags=["sync"])
+async def sync_status(request: Request, gateway: str | None = None) -> dict[str, Any]:
+    """Every gateway's health, schedule, breaker, last run and last webhook."""
+    services = services_of(request)
+    names = [gateway_or_404(services, gateway).name] if gateway else None
+    return await _status(services, names)
+
+
+@router.post(
+    "/api/cache/invalidate",
+    dependencies=ADMIN,
+    response_model=InvalidateOut,
+    responses={**ADMIN_ERRORS, **NOT_FOUND},
+    tags=["cache"],
+)
+async def invalidate_cache(request: Request, body: InvalidateRequest) -> dict[str, Any]:
+    """Invalidate tags and paths by the front end's contract; answers what was invalidated."""
+    services = services_of(request)
+    if body.gateway is not None:
+        gateway_or_404(services, body.gateway)
+    invalidation = body.invalidation(list(services.runtime.gateways))
+    record = services.manifest.apply(invalidation, reason="api")
+    return {"invalidated": invalidation.to_json(), "at": record.at.isoformat()}
+
+
+@router.get("/api/models", response_model=ModelsOut, responses=NOT_FOUND, tags=["catalog"])
+async def list_models(
+    request: Request,
+    *,
+    gateway: str | None = None,
+    provider: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Matches id or name.")] = None,
+    include_removed: bool = False,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """The catalog: every gateway's current offers, filtered."""
+    services = services_of(request)
+    name = gateway_or_404(services, gateway).name if gateway else None
+    store = services.runtime.store
+    models = await store.list_models(
+        ModelQuery(
+            gateway=name,
+            provider=provider,
+            q=q,
+            include_removed=include_removed,
+            limit=limit,
+            offset=offset,
+        )
+    )
+    return {
+        "catalog_version": await store.catalog_version(),
+        "count": len(models),
+        "models": [model.to_json() for model in models],
+    }
+
+
+@router.get(
+    "/api/models/{model_id:path}", response_model=OffersOut, responses=NOT_FOUND, tags=["catalog"]
+)
+async def model_offers(request: Request, model_id: str) -> dict[str, Any]:
+    """One model (canonical ``author/slug`` id) and its offers across gateways."""
+    store = services_of(request).runtime.store
+    offers = await store.model_offers(model_id)
+    if not offers:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown model {model_id!r}")
+    return {
+        "id": model_id,
+        "catalog_version": await store.catalog_version(),
+        "offers": [offer.to_json() for offer in offers],
+    }
+
+
+@router.get("/api/changes", response_model=ChangesOut, responses=NOT_FOUND, tags=["catalog"])
+async def list_changes(
+    request: Request,
+    since: Annotated[int | None, Query(ge=0, description="Only changes after this seq.")] = None,
+    gateway: str | None = None,
+    model: Annotated[str | None, Query(max_length=512, description="A canonical id.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """The change history, oldest first; ``next`` is the cursor for ``since``."""
+    services = services_of(request)
+    name = gateway_or_404(services, gateway).name if gateway else None
+    records = await services.runtime.store.list_changes(
+        since=since, gateway=name, model=model, limit=limit
+    )
+    changes = [record.to_json() for record in records]
+    return {"changes": changes, "next": changes[-1]["seq"] if changes else (since or 0)}
+
+
+@router.get("/healthz", response_model=HealthOut, tags=["health"])
+async def healthz() -> dict[str, Any]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut}}, tags=["health"]
+)
+async def readyz(request: Request, response: Response) -> dict[str, Any]:
+    """Readiness: the database answers and the scheduler's loop is alive."""
+    services = services_of(request)
+    detail = None
+    try:
+        await services.runtime.store.ping()
+        database = True
+    except StoreError as exc:
+        database, detail = False, f"database: {exc}"
+    scheduler = services.scheduler.alive()
+    if not scheduler:
+        detail = "scheduler loop is not running" if detail is None else detail
+    ready = database and scheduler
+    if not ready:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return {
+        "status": "ready" if ready else "not_ready",
+        "database": database,
+        "scheduler": scheduler,
+        "detail": detail,
+    }

@@ -1,0 +1,183 @@
+"""Response models of the JSON API: what ``/openapi.json`` promises, and FastAPI enforces."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Outcome = Literal["changed", "unchanged", "not_modified", "failed", "rejected", "disabled"]
+Health = Literal["ok", "degraded", "failing", "disabled"]
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ErrorOut(Out):
+    detail: str | list[dict[str, Any]]
+
+
+class RunSummaryOut(Out):
+    gateway: str
+    outcome: Outcome
+    added: int
+    updated: int
+    removed: int
+    restored: int
+    missing: int
+    total_models: int
+    duration_ms: int
+    error: str | None
+
+
+class SyncReportOut(Out):
+    catalog_version: int
+    gateways: list[RunSummaryOut]
+
+
+class SyncAcceptedOut(Out):
+    status: Literal["accepted"]
+    gateways: list[str]
+    status_url: str
+
+
+class LastRunOut(Out):
+    id: int
+    trigger: str
+    outcome: Outcome
+    started_at: str
+    finished_at: str
+    duration_ms: int
+    added: int
+    updated: int
+    removed: int
+    restored: int
+    missing: int
+    total_models: int
+    http_status: int | None
+    bytes: int
+    error: str | None
+
+
+class LastWebhookOut(Out):
+    received_at: str
+    event_types: list[str]
+    models: int
+    scheme: str
+
+
+class GatewayStatusOut(Out):
+    gateway: str
+    status: Health
+    tier: str
+    interval_s: int
+    last_attempt_at: str | None
+    last_success_at: str | None
+    last_outcome: Outcome | None
+    last_error: str | None
+    consecutive_failures: int
+    next_run_at: str | None
+    model_count: int
+    version: int
+    breaker: Literal["closed", "open", "half_open"]
+    running: bool
+    last_run: LastRunOut | None
+    last_webhook: LastWebhookOut | None
+
+
+class ProcessOut(Out):
+    owner: str
+    started_at: str
+    scheduler_alive: bool
+    running: list[str]
+
+
+class StatusOut(Out):
+    catalog_version: int
+    process: ProcessOut
+    gateways: list[GatewayStatusOut]
+
+
+class PricingOut(Out):
+    prompt: str | None
+    completion: str | None
+    cache_read: str | None
+    cache_write: str | None
+    request: str | None
+    image: str | None
+
+
+class ModelOut(Out):
+    gateway: str
+    gateway_model_id: str
+    id: str
+    name: str | None
+    description: str | None
+    provider_slug: str | None
+    context_length: int | None
+    max_output_tokens: int | None
+    pricing: PricingOut = Field(
+        description="USD per 1M tokens (request: per request; image: per image)"
+    )
+    input_modalities: list[str]
+    output_modalities: list[str]
+    supported_parameters: list[str]
+    status: Literal["active", "deprecated", "missing", "removed"]
+    deprecation_date: str | None
+    extra: dict[str, Any]
+    first_seen_at: str
+    last_seen_at: str
+    updated_at: str
+    content_hash: str
+
+
+class ModelsOut(Out):
+    catalog_version: int
+    count: int
+    models: list[ModelOut]
+
+
+class OffersOut(Out):
+    id: str
+    catalog_version: int
+    offers: list[ModelOut]
+
+
+class ChangeOut(Out):
+    seq: int
+    gateway: str
+    gateway_model_id: str
+    id: str
+    kind: Literal["added", "updated", "removed", "restored"]
+    fields: dict[str, list[Any]] = Field(description="{field: [old, new]}")
+    anomalies: list[str]
+    source: Literal["poll", "webhook", "manual"]
+    catalog_version: int
+    at: str
+
+
+class ChangesOut(Out):
+    changes: list[ChangeOut]
+    next: int = Field(description="The cursor: pass it as ?since= for the changes after these.")
+
+
+class InvalidationOut(Out):
+    tags: list[str]
+    paths: list[str]
+
+
+class InvalidateOut(Out):
+    invalidated: InvalidationOut
+    at: str
+
+
+class HealthOut(Out):
+    status: Literal["ok"]
+
+
+class ReadyOut(Out):
+    status: Literal["ready", "not_ready"]
+    database: bool
+    scheduler: bool
+    detail: str | None = None

@@ -1,0 +1,104 @@
+"""``modelsync serve``: the service under uvicorn, and ``--demo`` with the simulator beside it.
+
+The demo runs both servers in one process and one event loop: the simulator plays every gateway
+(no keys, no network), mutates its catalogs every few seconds and sends a signed webhook for each
+change; the service polls on short intervals and takes the webhooks, so new models and price
+changes show within seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI
+from rich.console import Console
+
+from modelsync.config import Settings, load_settings
+from modelsync.domain import Tier
+from modelsync.observability import configure_logging
+from modelsync.simulator import SimulatorConfig, build_server
+from modelsync.simulator.sender import WebhookTarget
+from modelsync.web.app import create_app
+
+DEMO_INTERVALS_S = {Tier.HIGH: 20, Tier.MEDIUM: 30, Tier.LOW: 45}
+DEMO_DATABASE = "sqlite+aiosqlite:///./modelsync-demo.db"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPlan:
+    settings: Settings
+    simulator: SimulatorConfig
+    admin_token: str
+
+
+def demo_plan(host: str, port: int, simulator_port: int, *, database_url: str | None) -> DemoPlan:
+    """Settings that point the service at the simulator, with short intervals and fresh secrets."""
+    admin_token = secrets.token_urlsafe(24)
+    webhook_secret = "whsec_" + secrets.token_urlsafe(32).replace("-", "+").replace("_", "/")
+    settings = load_settings(
+        upstream=f"http://127.0.0.1:{simulator_port}",
+        database_url=database_url or DEMO_DATABASE,
+        admin_token=admin_token,
+        webhook_secret=_padded(webhook_secret),
+        scheduler={"intervals_s": DEMO_INTERVALS_S},
+    )
+    target = WebhookTarget(
+        f"http://{_local(host)}:{port}/api/webhooks/models-updated", _padded(webhook_secret)
+    )
+    return DemoPlan(settings, SimulatorConfig(demo=True, webhook=target), admin_token)
+
+
+def _padded(secret: str) -> str:
+    body = secret.removeprefix("whsec_")
+    return "whsec_" + body + "=" * (-len(body) % 4)
+
+
+def _local(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a bind-all host
+
+
+def _server(app: FastAPI, host: str, port: int, log_level: str) -> uvicorn.Server:
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(),
+                            access_log=False, lifespan="on")  # fmt: skip
+    return uvicorn.Server(config)
+
+
+async def _serve_both(service: uvicorn.Server, simulator: uvicorn.Server) -> None:
+    tasks = [asyncio.create_task(simulator.serve()), asyncio.create_task(service.serve())]
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    service.should_exit = simulator.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        task.result()
+
+
+def serve_demo(host: str, port: int, simulator_port: int, *, database_url: str | None) -> None:
+    """Blocking: the simulator and the service together until Ctrl-C."""
+    plan = demo_plan(host, port, simulator_port, database_url=database_url)
+    level = plan.settings.log_level or "INFO"
+    configure_logging(level)
+    console = Console(stderr=True)
+    base = f"http://{_local(host)}:{port}"
+    console.print(
+        f"[bold]modelsync demo[/]: the simulator plays every gateway on :{simulator_port}, "
+        f"the service is on {base}\n"
+        f"  status   {base}/api/sync/status\n"
+        f"  changes  {base}/api/changes\n"
+        f"  models   {base}/api/models\n"
+        f"  API docs {base}/docs\n"
+        f"  admin    Authorization: Bearer {plan.admin_token}\n"
+        "New models, price changes, renames and removals arrive every few seconds. Ctrl-C stops."
+    )
+    simulator = build_server("127.0.0.1", simulator_port, plan.simulator)
+    service = _server(create_app(plan.settings), host, port, "warning")
+    asyncio.run(_serve_both(service, simulator))
+
+
+def serve(host: str, port: int) -> None:
+    """Blocking: the service from the environment's settings."""
+    settings = load_settings()
+    configure_logging(settings.log_level or "INFO")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)

@@ -1,0 +1,104 @@
+"""What the web layer works with, built once in the lifespan: runtime, scheduler, webhooks, cache.
+
+:func:`open_services` is the composition root of the service. It wires the runner's listener to
+the tag manifest (every applied run invalidates its tags), the webhook receiver to the scheduler
+(a verified hint requests a coalesced verification sync), and closes everything in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+import structlog
+
+from modelsync.cache.memory import MemoryTagManifest
+from modelsync.cache.tags import for_plan
+from modelsync.clock import Clock, SystemClock
+from modelsync.config import Settings
+from modelsync.domain import ChangeSource
+from modelsync.runtime import Runtime, open_runtime
+from modelsync.sync.runner import AppliedRun
+from modelsync.sync.schedule import SchedulePolicy
+from modelsync.sync.scheduler import Scheduler
+from modelsync.webhooks.receiver import WebhookReceiver
+from modelsync.webhooks.recorder import GroupCommitRecorder
+
+log = structlog.get_logger("modelsync.web")
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    runtime: Runtime
+    scheduler: Scheduler
+    receiver: WebhookReceiver
+    recorder: GroupCommitRecorder
+    manifest: MemoryTagManifest
+    started_at: datetime
+
+    @property
+    def clock(self) -> Clock:
+        return self.runtime.clock
+
+
+def schedule_policy(settings: Settings) -> SchedulePolicy:
+    scheduler = settings.scheduler
+    return SchedulePolicy(
+        max_backoff_factor=scheduler.max_backoff_factor,
+        breaker_threshold=scheduler.breaker_threshold,
+        full_resync_s=scheduler.full_resync_s,
+    )
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    run_scheduler: bool = True,
+) -> AsyncIterator[Services]:
+    """Open the runtime and everything around it; the scheduler's loop runs in the background."""
+    clock = clock or SystemClock()
+    async with open_runtime(settings, clock=clock, transport=transport) as runtime:
+        manifest = MemoryTagManifest(clock)
+        scheduler = Scheduler(
+            runner=runtime.runner,
+            store=runtime.store,
+            policy=schedule_policy(settings),
+            clock=clock,
+            owner=runtime.owner,
+            lease_ttl_s=settings.scheduler.lease_ttl_s,
+        )
+
+        async def invalidate(applied: AppliedRun) -> None:
+            reason = f"sync {applied.gateway} v{applied.result.gateway_version}"
+            await manifest.invalidate(for_plan(applied.plan), reason=reason)
+
+        runtime.runner.add_listener(invalidate)
+        recorder = GroupCommitRecorder(runtime.store)
+
+        def verify_gateway(gateway: str) -> asyncio.Future[object] | None:
+            return asyncio.ensure_future(scheduler.trigger(gateway, source=ChangeSource.WEBHOOK))
+
+        aliases = {
+            alias: gateway.name
+            for gateway in runtime.gateways.values()
+            for alias in (gateway.name, *gateway.spec.aliases)
+        }
+        receiver = WebhookReceiver(
+            settings.webhook_secret, aliases, recorder, manifest, verify_gateway, clock
+        )
+        services = Services(settings, runtime, scheduler, receiver, recorder, manifest, clock.now())
+        if run_scheduler:
+            await scheduler.start()
+        try:
+            yield services
+        finally:
+            await scheduler.stop()
+            await recorder.aclose()
