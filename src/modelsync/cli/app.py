@@ -37,6 +37,14 @@ out = Console()
 err = Console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+RemoteOption = Annotated[
+    str | None,
+    typer.Option(
+        "--remote",
+        metavar="URL",
+        help="Ask a running server instead (admin token from MODELSYNC_ADMIN_TOKEN).",
+    ),
+]
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -57,6 +65,22 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         raise typer.Exit(1) from None
 
 
+def _guard(action: Callable[[], T]) -> T:
+    """Run ``action``; a ConfigError exits 2, any other ModelsyncError exits 1, with the message."""
+    try:
+        return action()
+    except ConfigError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    except ModelsyncError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+
+
+def _admin_token(settings: Settings) -> str | None:
+    return settings.admin_token.get_secret_value() if settings.admin_token else None
+
+
 def _emit_json(data: Any) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
 
@@ -75,17 +99,18 @@ def sync(
     full: Annotated[
         bool, typer.Option("--full", help="Ignore ETag and body hash: fetch and diff everything.")
     ] = False,
+    remote: RemoteOption = None,
 ) -> None:
-    """Sync gateways now, in this process, and show what changed."""
-    from modelsync.cli.sync import run_sync
+    """Sync gateways now (in this process, or on a server) and show what changed."""
+    from modelsync.cli.sync import SyncReport, run_remote_sync, run_sync
 
     settings = _settings()
-    try:
-        names = _selected(settings, gateway)
-    except ConfigError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    report = _run(run_sync(settings, names, full=full, console=None if json else out))
+    report: SyncReport
+    if remote:
+        report = _guard(lambda: run_remote_sync(settings, remote, gateway, json_output=json))
+    else:
+        names = _guard(lambda: _selected(settings, gateway))
+        report = _run(run_sync(settings, names, full=full, console=None if json else out))
     if json:
         _emit_json(report.to_json())
     raise typer.Exit(0 if report.ok else 1)
@@ -95,17 +120,19 @@ def sync(
 def status(
     gateway: Annotated[str | None, typer.Argument(help="One gateway (default: all).")] = None,
     json: JsonOption = False,
+    remote: RemoteOption = None,
 ) -> None:
     """Show every gateway's health, schedule and last outcome."""
+    from modelsync.cli.remote import remote_status
     from modelsync.cli.views import read_status, render_status
 
     settings = _settings()
-    try:
-        names = _selected(settings, gateway) if gateway else None
-    except ConfigError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    rows = _run(read_status(settings, names))
+    if remote:
+        token = _admin_token(settings)
+        rows = _guard(lambda: remote_status(remote, token, gateway))
+    else:
+        names = _guard(lambda: _selected(settings, gateway) if gateway else None)
+        rows = _run(read_status(settings, names))
     if json:
         _emit_json({"gateways": rows})
     else:
@@ -123,13 +150,7 @@ def changes(
     from modelsync.cli.views import read_changes, render_changes
 
     settings = _settings()
-    name = None
-    if gateway:
-        try:
-            name = _selected(settings, gateway)[0]
-        except ConfigError as exc:
-            err.print(f"[red]error:[/] {exc}")
-            raise typer.Exit(2) from None
+    name = _guard(lambda: _selected(settings, gateway)[0]) if gateway else None
     page = _run(read_changes(settings, since=since, gateway=name, limit=limit))
     if json:
         _emit_json(page)

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
+from modelsync.cli.remote import remote_sync
 from modelsync.config import Settings
 from modelsync.domain import ChangeSource, RunOutcome
 from modelsync.runtime import open_runtime
@@ -85,6 +86,25 @@ async def run_sync(
                     on_done=lambda summary: console.print(_line(summary)),
                 )
         report = SyncReport(await runtime.store.catalog_version(), summaries)
+    if console is not None:
+        render_footer(console, report)
+    return report
+
+
+def run_remote_sync(
+    settings: Settings, base_url: str, gateway: str, *, json_output: bool
+) -> SyncReport:
+    """``POST /api/sync/models`` on a running server; rendered like the in-process command."""
+    token = settings.admin_token.get_secret_value() if settings.admin_token else None
+    console = None if json_output else Console()
+    if console is None:
+        version, summaries = remote_sync(base_url, token, gateway)
+    else:
+        with console.status(f"syncing {gateway} on {base_url}…"):
+            version, summaries = remote_sync(base_url, token, gateway)
+        for summary in summaries:
+            console.print(_line(summary))
+    report = SyncReport(version, summaries)
     if console is not None:
         render_footer(console, report)
     return report
