@@ -423,6 +423,10 @@ class SyncRunner:
         )
         if plan is None:
             return record
+        if plan.missing:
+            # Models are waiting for their next miss: an identical next answer must still be
+            # diffed to count it, so keep no validators or body hash for it to short-circuit on.
+            record = replace(record, etag=None, last_modified=None, body_hash=None)
         return replace(
             record,
             added=plan.count(ChangeKind.ADDED),
