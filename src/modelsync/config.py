@@ -70,6 +70,10 @@ class SchedulerSettings(BaseModel):
     breaker_threshold: int = Field(3, ge=1)
     full_resync_s: int = Field(24 * 60 * 60, ge=60)
     lease_ttl_s: int = Field(300, ge=5)
+    hint_debounce_s: float = Field(1.0, ge=0)
+    """A webhook hint waits this long, so a burst of hints makes one verification sync."""
+    hint_min_interval_s: float = Field(5.0, ge=0)
+    """Verification syncs of one gateway start at least this far apart."""
 
 
 class GatewaySettings(BaseModel):

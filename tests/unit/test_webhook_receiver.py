@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,9 +14,8 @@ from pydantic import SecretStr
 from modelsync.cache.tags import Invalidation
 from modelsync.clock import ManualClock
 from modelsync.errors import StoreError
-from modelsync.store.base import Store, WebhookDelivery
+from modelsync.store.base import WebhookDelivery
 from modelsync.webhooks.receiver import WebhookReceiver
-from modelsync.webhooks.recorder import GroupCommitRecorder
 from modelsync.webhooks.signing import sign_hex, sign_standard
 
 PLAIN = "receiver-plain-secret"
@@ -43,30 +41,6 @@ class FakeRecorder:
         self.expiry[delivery.key] = delivery.expires_at
         self.deliveries.append(delivery)
         return True
-
-
-class FakeStore:
-    """The store's batch method, with a gate to hold a commit open and a call log."""
-
-    def __init__(self) -> None:
-        self.recorder = FakeRecorder()
-        self.batches: list[list[str]] = []
-        self.gate = asyncio.Event()
-        self.gate.set()
-        self.fail_next = False
-        self.short_answer = False
-
-    async def record_delivery(self, delivery: WebhookDelivery) -> bool:
-        return await self.recorder.record(delivery)
-
-    async def record_deliveries(self, deliveries: Sequence[WebhookDelivery]) -> list[bool]:
-        self.batches.append([delivery.key for delivery in deliveries])
-        await self.gate.wait()
-        if self.fail_next:
-            self.fail_next = False
-            raise RuntimeError("connection reset")
-        results = [await self.recorder.record(delivery) for delivery in deliveries]
-        return results[:-1] if self.short_answer else results
 
 
 class FakeInvalidator:
@@ -340,163 +314,3 @@ async def test_describe_never_shows_the_secret() -> None:
     assert described["duplicates"] == 1
     assert described["rejected"] == {"401": 1}
     assert described["last_accepted_at"] == START.isoformat()
-
-
-# -- group commit --------------------------------------------------------------------------------
-
-
-def delivery(key: str) -> WebhookDelivery:
-    return WebhookDelivery(
-        key=key,
-        scheme="hmac-sha256",
-        gateway="groq",
-        event_types=("models.updated",),
-        model_count=1,
-        received_at=START,
-        expires_at=START + timedelta(minutes=10),
-    )
-
-
-async def test_group_commit_batches_concurrent_deliveries() -> None:
-    """Deliveries arriving during a commit go together in the next; a repeated key goes once."""
-    store = FakeStore()
-    store.gate.clear()
-    recorder = GroupCommitRecorder(store)
-    first = asyncio.create_task(recorder.record(delivery("k0")))
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    rest = [asyncio.create_task(recorder.record(delivery(f"k{i}"))) for i in range(1, 50)]
-    rest.append(asyncio.create_task(recorder.record(delivery("k1"))))
-    await asyncio.sleep(0)
-    assert not first.done()
-    store.gate.set()
-    assert await first is True
-    results = await asyncio.gather(*rest)
-    assert results == [True] * 49 + [False]
-    assert [len(batch) for batch in store.batches] == [1, 49]
-    assert (recorder.batches, recorder.largest_batch) == (2, 50)
-
-
-async def test_group_commit_caller_waits_for_its_commit() -> None:
-    """record() returns only after the batch holding the delivery is committed."""
-    store = FakeStore()
-    store.gate.clear()
-    recorder = GroupCommitRecorder(store)
-    task = asyncio.create_task(recorder.record(delivery("k")))
-    for _ in range(5):
-        await asyncio.sleep(0)
-    assert not task.done()
-    assert store.recorder.deliveries == []
-    store.gate.set()
-    assert await task is True
-    assert [d.key for d in store.recorder.deliveries] == ["k"]
-
-
-async def test_group_commit_respects_max_batch() -> None:
-    """No batch is larger than max_batch; every delivery is committed once."""
-    store = FakeStore()
-    recorder = GroupCommitRecorder(store, max_batch=4)
-    results = await asyncio.gather(*(recorder.record(delivery(f"k{i}")) for i in range(10)))
-    assert all(results)
-    assert max(len(batch) for batch in store.batches) <= 4
-    assert sorted(key for batch in store.batches for key in batch) == sorted(
-        f"k{i}" for i in range(10)
-    )
-
-
-async def test_group_commit_failure_reaches_every_caller_of_the_batch() -> None:
-    """A failed commit raises StoreError in each caller; the next batch works."""
-    store = FakeStore()
-    store.fail_next = True
-    recorder = GroupCommitRecorder(store)
-    outcomes = await asyncio.gather(
-        *(recorder.record(delivery(f"k{i}")) for i in range(3)), return_exceptions=True
-    )
-    assert all(isinstance(outcome, StoreError) for outcome in outcomes)
-    assert isinstance(outcomes[0], StoreError)
-    assert isinstance(outcomes[0].__cause__, RuntimeError)
-    assert await recorder.record(delivery("k0")) is True
-
-
-async def test_group_commit_wrong_answer_length_is_a_store_error() -> None:
-    """A store that answers fewer results than deliveries is treated as a failure."""
-    store = FakeStore()
-    store.short_answer = True
-    recorder = GroupCommitRecorder(store)
-    with pytest.raises(StoreError, match="could not record"):
-        await recorder.record(delivery("k"))
-
-
-async def test_group_commit_aclose_drains() -> None:
-    """aclose waits for queued deliveries to be committed."""
-    store = FakeStore()
-    store.gate.clear()
-    recorder = GroupCommitRecorder(store)
-    tasks = [asyncio.create_task(recorder.record(delivery(f"k{i}"))) for i in range(3)]
-    await asyncio.sleep(0)
-    closing = asyncio.create_task(recorder.aclose())
-    await asyncio.sleep(0)
-    assert not closing.done()
-    store.gate.set()
-    await closing
-    assert all(task.done() for task in tasks)
-    assert await asyncio.gather(*tasks) == [True, True, True]
-
-
-async def test_concurrent_identical_deliveries_are_processed_once() -> None:
-    """Ten copies at once through group commit: one accepted, nine duplicates, one sync."""
-    rig = Rig()
-    store = FakeStore()
-    receiver = WebhookReceiver(
-        PLAIN, GATEWAYS, GroupCommitRecorder(store), rig.invalidator, rig.trigger, rig.clock
-    )
-    body = orjson.dumps(rig.event())
-    headers = {"x-webhook-signature": sign_hex(PLAIN, body)}
-    results = await asyncio.gather(*(receiver.receive(headers, body) for _ in range(10)))
-    assert sorted(result.status_code for result in results) == [200] * 9 + [202]
-    assert rig.trigger.calls == ["groq"]
-    assert len(rig.invalidator.calls) == 1
-
-
-async def test_store_default_batch_method_records_in_order() -> None:
-    """The Store ABC's default record_deliveries calls record_delivery for each delivery."""
-    store = FakeStore()
-    results = await Store.record_deliveries(store, [delivery("a"), delivery("b"), delivery("a")])  # type: ignore[arg-type]
-    assert results == [True, True, False]
-
-
-async def test_group_commit_cancelled_flush_cancels_its_callers() -> None:
-    """At shutdown a cancelled commit cancels the callers of its batch and of the queue."""
-    store = FakeStore()
-    store.gate.clear()
-    recorder = GroupCommitRecorder(store)
-    committing = asyncio.create_task(recorder.record(delivery("k0")))
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    queued = asyncio.create_task(recorder.record(delivery("k1")))
-    await asyncio.sleep(0)
-    flusher = recorder._flusher
-    assert flusher is not None
-    flusher.cancel()
-    for task in (committing, queued):
-        with pytest.raises(asyncio.CancelledError):
-            await task
-    assert recorder._flusher is None
-
-
-async def test_failing_background_trigger_is_contained() -> None:
-    """A background sync that raises is logged; the receiver keeps answering."""
-
-    async def broken_sync(gateway: str) -> None:
-        raise RuntimeError(f"cannot sync {gateway}")
-
-    rig = Rig()
-    receiver = WebhookReceiver(
-        PLAIN, GATEWAYS, rig.recorder, rig.invalidator, broken_sync, rig.clock
-    )
-    body = orjson.dumps(rig.event())
-    result = await receiver.receive({"x-webhook-signature": sign_hex(PLAIN, body)}, body)
-    assert result.status_code == 202
-    for _ in range(3):
-        await asyncio.sleep(0)
-    assert receiver.describe()["accepted"]["deliveries"] == 1

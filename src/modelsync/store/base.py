@@ -332,6 +332,17 @@ class Store(ABC):
     async def list_deliveries(self, *, limit: int = 50) -> list[WebhookDelivery]:
         """Newest first."""
 
+    async def live_delivery_keys(self, *, now: datetime) -> list[tuple[str, datetime]]:
+        """``(key, expires_at)`` of every delivery not yet expired at ``now`` (the dedupe window).
+
+        Backends should override this default, which reads whole deliveries.
+        """
+        return [
+            (delivery.key, delivery.expires_at)
+            for delivery in await self.list_deliveries(limit=1_000_000)
+            if delivery.expires_at > now
+        ]
+
     @abstractmethod
     async def prune(self, policy: RetentionPolicy, *, now: datetime) -> PruneResult:
         """Delete runs, changes and expired deliveries past the retention policy."""

@@ -135,6 +135,10 @@ def create_engine(url: str | URL, *, echo: bool = False) -> AsyncEngine:
         options["async_creator"] = sqlite_driver.connector(
             parsed, isolation_level="IMMEDIATE", timeout=SQLITE_BUSY_TIMEOUT_MS / 1000
         )
+        # Each aiosqlite connection is a thread: a fixed pool, no overflow connections opened
+        # and closed (a thread started and joined) under a burst of reads.
+        if not is_memory(parsed):  # ``:memory:`` has its one shared connection (StaticPool)
+            options.update(pool_size=8, max_overflow=0)
     engine = create_async_engine(parsed, **options)
     if flags is SQLITE:
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)

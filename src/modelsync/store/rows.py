@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from modelsync.domain import (
     CatalogEntry,
@@ -180,10 +182,37 @@ def change_from_row(row: Mapping[Any, Any]) -> ChangeRecord:
 
 def delivery_values(delivery: WebhookDelivery) -> Values:
     """A ``webhook_deliveries`` row."""
-    values = asdict(delivery)
-    values["event_types"] = list(delivery.event_types)
-    values["detail"] = dict(delivery.detail)
-    return values
+    return {
+        "key": delivery.key,
+        "scheme": delivery.scheme,
+        "gateway": delivery.gateway,
+        "event_types": list(delivery.event_types),
+        "model_count": delivery.model_count,
+        "received_at": delivery.received_at,
+        "expires_at": delivery.expires_at,
+        "detail": dict(delivery.detail),
+    }
+
+
+def sqlite_datetime(value: datetime) -> str:
+    """A UTC datetime as SQLAlchemy's SQLite ``DATETIME`` stores it (naive, microseconds)."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def sqlite_delivery_params(delivery: WebhookDelivery) -> tuple[Any, ...]:
+    """A delivery as the driver-level parameters of ``statements.sqlite_record_deliveries``."""
+    return (
+        delivery.key,
+        delivery.scheme,
+        delivery.gateway,
+        orjson.dumps(list(delivery.event_types)).decode(),
+        delivery.model_count,
+        sqlite_datetime(delivery.received_at),
+        sqlite_datetime(delivery.expires_at),
+        orjson.dumps(dict(delivery.detail)).decode(),
+    )
 
 
 def delivery_from_row(row: Mapping[Any, Any]) -> WebhookDelivery:

@@ -190,4 +190,5 @@ webhook_deliveries = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Column("detail", Json, nullable=False),
     Index(None, "expires_at"),
+    Index(None, "received_at"),
 )

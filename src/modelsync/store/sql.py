@@ -325,9 +325,14 @@ class SqlStore(Store):
             firsts.setdefault(delivery.key, delivery)
         if not firsts:
             return []
-        values = [rows.delivery_values(delivery) for delivery in firsts.values()]
         async with self._write("record webhook deliveries") as conn:
-            result = await conn.execute(self._sql.record_delivery, values)
+            if self.flags.single_writer:  # SQLite: bound at the driver, see the statement
+                params = [p for d in firsts.values() for p in rows.sqlite_delivery_params(d)]
+                text = sql.sqlite_record_deliveries(len(firsts))
+                result = await conn.exec_driver_sql(text, tuple(params))
+            else:
+                values = [rows.delivery_values(delivery) for delivery in firsts.values()]
+                result = await conn.execute(self._sql.record_delivery, values)
             stored = set(result.scalars().all())
         answers = []
         for delivery in deliveries:
@@ -339,6 +344,11 @@ class SqlStore(Store):
         async with self._read("list webhook deliveries") as conn:
             found = (await conn.execute(queries.deliveries(limit=limit))).mappings().all()
         return [rows.delivery_from_row(row) for row in found]
+
+    async def live_delivery_keys(self, *, now: datetime) -> list[tuple[str, datetime]]:
+        async with self._read("read live webhook deliveries") as conn:
+            found = await conn.execute(queries.live_delivery_keys(), {"p_now": now})
+            return [(key, expires_at) for key, expires_at in found.all()]
 
     async def prune(self, policy: RetentionPolicy, *, now: datetime) -> PruneResult:
         params = {

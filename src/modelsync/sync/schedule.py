@@ -37,6 +37,8 @@ class SchedulePolicy:
     startup_spread_s: float = 30.0
     """Missing or overdue next runs are spread over this window (or the interval, if shorter)."""
     full_resync_s: float = 24 * 60 * 60
+    hint_debounce_s: float = 1.0
+    hint_min_interval_s: float = 5.0
 
 
 def backoff_factor(consecutive_failures: int, policy: SchedulePolicy) -> int:
@@ -95,6 +97,15 @@ def breaker_state(
 def trigger_allowed(state: BreakerState, source: ChangeSource) -> bool:
     """An open breaker refuses webhook hints; an admin's manual run always goes through."""
     return state is not BreakerState.OPEN or source is ChangeSource.MANUAL
+
+
+def hint_delay(*, now: float, last_started: float | None, policy: SchedulePolicy) -> float:
+    """Seconds until a webhook-hinted sync: the debounce, or until the minimum spacing after the
+    last run started (``now`` and ``last_started`` on a monotonic clock)."""
+    delay = policy.hint_debounce_s
+    if last_started is not None:
+        delay = max(delay, last_started + policy.hint_min_interval_s - now)
+    return delay
 
 
 def full_resync_due(

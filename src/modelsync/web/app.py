@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp
 
 from modelsync import __version__
 from modelsync.clock import Clock
@@ -20,6 +21,13 @@ from modelsync.errors import StoreError
 from modelsync.observability import configure_logging
 from modelsync.web import api, webhooks
 from modelsync.web.services import open_services
+
+
+class ModelsyncAPI(FastAPI):
+    """FastAPI, with the webhook ingress in front of every middleware layer (its hot path)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return webhooks.WebhookIngress(super().build_middleware_stack())
 
 
 def create_app(
@@ -40,7 +48,7 @@ def create_app(
             app.state.services = services
             yield
 
-    app = FastAPI(
+    app = ModelsyncAPI(
         title="modelsync",
         version=__version__,
         summary="A catalog of AI models, kept current across inference gateways.",

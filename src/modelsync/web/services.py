@@ -7,7 +7,6 @@ the tag manifest (every applied run invalidates its tags), the webhook receiver 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from modelsync.sync.runner import AppliedRun
 from modelsync.sync.schedule import SchedulePolicy
 from modelsync.sync.scheduler import Scheduler
 from modelsync.webhooks.receiver import WebhookReceiver
-from modelsync.webhooks.recorder import GroupCommitRecorder
+from modelsync.webhooks.recorder import BufferedRecorder
 
 log = structlog.get_logger("modelsync.web")
 
@@ -37,7 +36,7 @@ class Services:
     runtime: Runtime
     scheduler: Scheduler
     receiver: WebhookReceiver
-    recorder: GroupCommitRecorder
+    recorder: BufferedRecorder
     manifest: MemoryTagManifest
     started_at: datetime
 
@@ -52,6 +51,8 @@ def schedule_policy(settings: Settings) -> SchedulePolicy:
         max_backoff_factor=scheduler.max_backoff_factor,
         breaker_threshold=scheduler.breaker_threshold,
         full_resync_s=scheduler.full_resync_s,
+        hint_debounce_s=scheduler.hint_debounce_s,
+        hint_min_interval_s=scheduler.hint_min_interval_s,
     )
 
 
@@ -74,6 +75,7 @@ async def open_services(
             clock=clock,
             owner=runtime.owner,
             lease_ttl_s=settings.scheduler.lease_ttl_s,
+            retention=runtime.retention,
         )
 
         async def invalidate(applied: AppliedRun) -> None:
@@ -81,10 +83,11 @@ async def open_services(
             await manifest.invalidate(for_plan(applied.plan), reason=reason)
 
         runtime.runner.add_listener(invalidate)
-        recorder = GroupCommitRecorder(runtime.store)
+        recorder = BufferedRecorder(runtime.store, clock)
+        recorder.remember(await runtime.store.live_delivery_keys(now=clock.now()))
 
-        def verify_gateway(gateway: str) -> asyncio.Future[object] | None:
-            return asyncio.ensure_future(scheduler.trigger(gateway, source=ChangeSource.WEBHOOK))
+        def verify_gateway(gateway: str) -> None:
+            scheduler.request(gateway, source=ChangeSource.WEBHOOK)
 
         aliases = {
             alias: gateway.name

@@ -57,7 +57,7 @@ MAX_BODY_BYTES = 1024 * 1024
 
 
 class DeliveryRecorder(Protocol):
-    """Where accepted deliveries are recorded for idempotency (see ``GroupCommitRecorder``).
+    """Where accepted deliveries are recorded for idempotency (see ``BufferedRecorder``).
 
     A recorder logs its own failures and raises :class:`~modelsync.errors.StoreError`, which the
     receiver answers with 503 so that the sender retries.

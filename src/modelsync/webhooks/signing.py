@@ -234,9 +234,8 @@ def check_body_timestamps(
 
 def standard_signature(key: bytes, msg_id: str, timestamp: str | int, body: bytes) -> str:
     """The base64 HMAC-SHA256 of ``id.timestamp.body`` (without the ``v1,`` prefix)."""
-    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode(), hashlib.sha256)
-    mac.update(body)
-    return base64.b64encode(mac.digest()).decode()
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return base64.b64encode(hmac.digest(key, signed, "sha256")).decode()
 
 
 def sign_standard(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:

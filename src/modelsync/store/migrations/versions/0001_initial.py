@@ -143,6 +143,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("key", name="uq_webhook_deliveries_key"),
     )
     op.create_index("ix_webhook_deliveries_expires_at", "webhook_deliveries", ["expires_at"])
+    op.create_index("ix_webhook_deliveries_received_at", "webhook_deliveries", ["received_at"])
     op.bulk_insert(catalog_meta, [{"id": 1, "version": 0}])
 
 

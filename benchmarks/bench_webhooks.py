@@ -1,0 +1,251 @@
+"""Signed webhook deliveries per second: modelsync vs a bare Starlette route, same load tool.
+
+Both servers run as one uvicorn worker (uvloop, httptools) in their own process; ``wrk`` (Debian's
+package) drives each in turn over loopback with the same pre-signed requests: unique Standard
+Webhooks deliveries (distinct ``webhook-id``), one small ``models.updated`` event each. The bare
+route answers 200 without reading the body. modelsync runs as in production: SQLite database,
+group-committed delivery records, tag invalidation, and a coalesced verification sync of the
+gateway against the simulator. Printed: requests/s, p50 and p99 latency of each, the ratio.
+
+Then the latency from a webhook answered 2xx to the event visible in ``GET /api/sync/status``
+(``last_webhook``), over sequential deliveries: p50 and p99.
+
+    python benchmarks/bench_webhooks.py [--seconds 10] [--connections 32] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+
+from modelsync.webhooks.signing import sign_standard
+
+BARE_APP = """
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+async def hook(request):
+    return Response(status_code=200)
+
+app = Starlette(routes=[Route("/api/webhooks/models-updated", hook, methods=["POST"])])
+"""
+
+LUA = """
+local requests = {}
+local count = 0
+local index = 0
+local thread_id = 0
+local threads = 1
+
+function setup(thread)
+  thread:set("thread_id", thread_id)
+  thread_id = thread_id + 1
+end
+
+function init(args)
+  threads = tonumber(args[2])
+  for line in io.lines(args[1]) do
+    local headers_raw, body = line:match("^(.-)\\t(.*)$")
+    local headers = {}
+    for name, value in headers_raw:gmatch("([^=|]+)=([^|]*)") do headers[name] = value end
+    count = count + 1
+    requests[count] = wrk.format("POST", "/api/webhooks/models-updated", headers, body)
+  end
+  index = thread_id
+end
+
+function request()
+  index = index + threads
+  return requests[(index % count) + 1]
+end
+"""
+
+GATEWAYS = ("openrouter", "groq", "together", "fireworks", "google", "cerebras", "nebius", "xai")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextlib.contextmanager
+def process(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def write_requests(path: Path, secret: str, count: int) -> None:
+    """``count`` unique signed deliveries, one per line: ``name=value|...<TAB>body``."""
+    now = int(time.time())
+    with path.open("w") as handle:
+        for number in range(count):
+            gateway = GATEWAYS[number % len(GATEWAYS)]
+            body = orjson.dumps(
+                {
+                    "gateway": gateway,
+                    "event_type": "models.updated",
+                    "models": [{"id": f"bench/model-{number % 50}"}],
+                    "timestamp": now * 1000,
+                }
+            )
+            msg_id = f"msg_bench_{number}"
+            headers = {
+                "content-type": "application/json",
+                "webhook-id": msg_id,
+                "webhook-timestamp": str(now),
+                "webhook-signature": sign_standard(secret, msg_id, now, body),
+            }
+            joined = "|".join(f"{name}={value}" for name, value in headers.items())
+            handle.write(f"{joined}\t{body.decode()}\n")
+
+
+def run_wrk(url: str, requests: Path, lua: Path, seconds: int, connections: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(lua), url,
+         "--", str(requests), "1"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def percentile(label: str) -> float:
+        match = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)\b", out)
+        assert match, out
+        value, unit = float(match.group(1)), match.group(2)
+        return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {
+        "rps": rps,
+        "p50": percentile("50"),
+        "p99": percentile("99"),
+        "non_2xx": float(non_2xx.group(1)) if non_2xx else 0.0,
+    }
+
+
+def visibility_latency(base: str, secret: str, count: int) -> list[float]:
+    """Milliseconds from a 2xx webhook answer to the event in GET /api/sync/status."""
+    latencies = []
+    with httpx.Client(base_url=base, timeout=5.0) as client:
+        for number in range(count):
+            gateway = GATEWAYS[number % len(GATEWAYS)]
+            now = int(time.time())
+            body = orjson.dumps(
+                {"gateway": gateway, "event_type": "models.added",
+                 "models": [{"id": f"vis/{number}"}], "timestamp": now * 1000}
+            )  # fmt: skip
+            msg_id = f"msg_visible_{number}_{secrets.token_hex(4)}"
+            headers = {
+                "content-type": "application/json",
+                "webhook-id": msg_id,
+                "webhook-timestamp": str(now),
+                "webhook-signature": sign_standard(secret, msg_id, now, body),
+            }
+            answer = client.post("/api/webhooks/models-updated", content=body, headers=headers)
+            assert answer.status_code == 202, answer.text
+            answered = time.perf_counter()
+            while True:
+                status = client.get("/api/sync/status", params={"gateway": gateway}).json()
+                seen = status["gateways"][0]["last_webhook"]
+                if seen and seen["models"] == 1 and seen["event_types"] == ["models.added"]:
+                    break
+            latencies.append((time.perf_counter() - answered) * 1000)
+            time.sleep(0.02)
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not found: apt-get install wrk")
+    uvicorn_args = ["--loop", "uvloop", "--http", "httptools", "--log-level", "warning",
+                    "--no-access-log", "--workers", "1"]  # fmt: skip
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    bin_dir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        (work / "bare_app.py").write_text(BARE_APP)
+        lua = work / "deliveries.lua"
+        lua.write_text(LUA)
+        requests = work / "requests.txt"
+        sim_port, bare_port, app_port = free_port(), free_port(), free_port()
+        env = {**os.environ, "MODEL_WEBHOOK_SECRET": secret,
+               "MODELSYNC_DATABASE_URL": f"sqlite+aiosqlite:///{work / 'bench.db'}",
+               "MODELSYNC_UPSTREAM": f"http://127.0.0.1:{sim_port}",
+               "MODELSYNC_LOG_LEVEL": "WARNING", "PYTHONPATH": str(work)}  # fmt: skip
+        with (
+            process([str(bin_dir / "modelsync"), "simulate", "--port", str(sim_port)], env, work),
+            process([str(bin_dir / "uvicorn"), "bare_app:app", "--port", str(bare_port),
+                     *uvicorn_args], env, work),
+            process([str(bin_dir / "uvicorn"), "--factory",
+                     "modelsync.web.app:app_from_environment", "--port", str(app_port),
+                     *uvicorn_args], env, work),
+        ):  # fmt: skip
+            for port in (sim_port, bare_port, app_port):
+                wait_until_up(f"http://127.0.0.1:{port}/")
+            bare_runs, hook_runs = [], []
+            for _ in range(args.repeat):
+                # fresh, unique deliveries for every round (the tolerance window is 5 minutes)
+                write_requests(requests, secret, 40_000 * args.seconds // 10 * 3)
+                url = "http://127.0.0.1:{}/api/webhooks/models-updated"
+                bare_runs.append(run_wrk(url.format(bare_port), requests, lua, args.seconds,
+                                         args.connections))  # fmt: skip
+                hook_runs.append(run_wrk(url.format(app_port), requests, lua, args.seconds,
+                                         args.connections))  # fmt: skip
+            latencies = visibility_latency(f"http://127.0.0.1:{app_port}", secret, 300)
+
+    def med(runs: list[dict[str, float]], key: str) -> float:
+        return statistics.median(run[key] for run in runs)
+
+    print(f"wrk -t1 -c{args.connections} -d{args.seconds}s, {args.repeat} rounds, one uvicorn "
+          "worker each, loopback")  # fmt: skip
+    for label, runs in (("bare Starlette route", bare_runs), ("modelsync webhook", hook_runs)):
+        print(f"  {label:<22} {med(runs, 'rps'):9.0f} req/s   p50 {med(runs, 'p50'):6.2f} ms"
+              f"   p99 {med(runs, 'p99'):6.2f} ms   non-2xx {med(runs, 'non_2xx'):.0f}")  # fmt: skip
+    ratios = [hook["rps"] / bare["rps"] for hook, bare in zip(hook_runs, bare_runs, strict=True)]
+    print(f"  ratio modelsync/bare: median {statistics.median(ratios):.2f} "
+          f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})  (target >= 0.60)")  # fmt: skip
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    print(f"webhook answered 2xx -> visible in GET /api/sync/status, {len(latencies)} deliveries: "
+          f"p50 {statistics.median(latencies):.2f} ms, p99 {p99:.2f} ms  (target p99 < 50 ms)")
+
+
+if __name__ == "__main__":
+    main()
