@@ -132,7 +132,9 @@ def write_requests(path: Path, secret: str, count: int) -> None:
             handle.write(f"{joined}\t{body.decode()}\n")
 
 
-def run_wrk(url: str, requests: Path, lua: Path, seconds: int, connections: int) -> dict[str, float]:
+def run_wrk(
+    url: str, requests: Path, lua: Path, seconds: int, connections: int
+) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(lua), url,
          "--", str(requests), "1"],
@@ -236,8 +238,9 @@ def main() -> None:
     print(f"wrk -t1 -c{args.connections} -d{args.seconds}s, {args.repeat} rounds, one uvicorn "
           "worker each, loopback")  # fmt: skip
     for label, runs in (("bare Starlette route", bare_runs), ("modelsync webhook", hook_runs)):
-        print(f"  {label:<22} {med(runs, 'rps'):9.0f} req/s   p50 {med(runs, 'p50'):6.2f} ms"
-              f"   p99 {med(runs, 'p99'):6.2f} ms   non-2xx {med(runs, 'non_2xx'):.0f}")  # fmt: skip
+        rps, p50, p99 = med(runs, "rps"), med(runs, "p50"), med(runs, "p99")
+        print(f"  {label:<22} {rps:9.0f} req/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms"
+              f"   non-2xx {med(runs, 'non_2xx'):.0f}")  # fmt: skip
     ratios = [hook["rps"] / bare["rps"] for hook, bare in zip(hook_runs, bare_runs, strict=True)]
     print(f"  ratio modelsync/bare: median {statistics.median(ratios):.2f} "
           f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})  (target >= 0.60)")  # fmt: skip

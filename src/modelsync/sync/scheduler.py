@@ -6,9 +6,14 @@
 * **Single flight, coalesced triggers.** At most one run per gateway in this process. A trigger
   that arrives while the gateway runs is folded into one follow-up run that every such trigger
   waits on.
+* **Hints.** A webhook's hint (:meth:`Scheduler.request`) costs nothing at once: hints are
+  debounced per gateway, and verification syncs of a gateway start at least
+  ``hint_min_interval_s`` apart, so a flood of webhooks makes a handful of syncs, not thousands.
 * **Breaker.** A gateway failing ``breaker_threshold`` times in a row is left alone until its
   backed-off next run, which is the one probe; webhook hints are refused meanwhile, an admin's
   manual run is not.
+* **Housekeeping.** Every ``prune_every_s`` (and once at start) the retention policy is applied:
+  old runs, changes and expired webhook deliveries are deleted.
 * **Survival.** A run that raises is logged and recorded; the loop goes on. A failed tick (the
   database away) is logged and retried on the next tick.
 """
@@ -19,19 +24,21 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 import structlog
 
 from modelsync.clock import Clock
 from modelsync.domain import ChangeSource, RunOutcome
-from modelsync.store.base import GatewayState, LeaseGrant, RunRecord, Store
+from modelsync.store.base import GatewayState, LeaseGrant, RetentionPolicy, RunRecord, Store
 from modelsync.sync.runner import RunSummary, SyncRunner
 from modelsync.sync.schedule import (
     BreakerState,
     SchedulePolicy,
     breaker_state,
     full_resync_due,
+    hint_delay,
     next_run_after,
     startup_next_run,
     trigger_allowed,
@@ -50,9 +57,11 @@ class Scheduler:
         clock: Clock,
         owner: str,
         lease_ttl_s: float,
-        rng: Callable[[], float] = random.random,
+        rng: Callable[[], float] | None = None,
         tick_s: float = 1.0,
         concurrency: int = 4,
+        retention: RetentionPolicy | None = None,
+        prune_every_s: float = 3600.0,
     ) -> None:
         self._runner = runner
         self._store = store
@@ -60,14 +69,22 @@ class Scheduler:
         self._clock = clock
         self._owner = owner
         self._lease_ttl_s = lease_ttl_s
-        self._rng = rng
+        # jitter from a generator of its own (not cryptography): the global one stays untouched
+        self._rng = rng or random.Random().random  # noqa: S311
         self._tick_s = tick_s
         self._concurrency = concurrency
         self._running: dict[str, asyncio.Task[RunSummary]] = {}
         self._follow_ups: dict[str, tuple[asyncio.Future[RunSummary], ChangeSource, bool]] = {}
+        self._hints: dict[str, asyncio.TimerHandle] = {}
+        self._hinted: set[asyncio.Task[None]] = set()
+        self._last_started: dict[str, float] = {}
+        self._stopping = False
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._heartbeat = clock.monotonic()
+        self._retention = retention
+        self._prune_every_s = prune_every_s
+        self._next_prune = clock.monotonic()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -87,17 +104,27 @@ class Scheduler:
             if when != state.next_run_at:
                 await self._store.set_next_run(state.name, when)
         self._heartbeat = self._clock.monotonic()
+        self._stopping = False
         self._loop_task = asyncio.create_task(self._loop(), name="modelsync-scheduler")
         log.info("scheduler.started", gateways=len(self._runner.gateways), owner=self._owner)
 
     async def stop(self, *, grace_s: float = 10.0) -> None:
-        """Stop claiming, let running syncs finish for up to ``grace_s``, then cancel them."""
+        """Stop claiming, let running syncs finish for up to ``grace_s``, then cancel them.
+
+        From here on nothing new starts: queued follow-ups are cancelled, triggers refused.
+        """
+        self._stopping = True
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
             self._loop_task = None
-        running = list(self._running.values())
+        for handle in self._hints.values():
+            handle.cancel()
+        self._hints.clear()
+        for hinted in list(self._hinted):
+            hinted.cancel()
+        running = [*self._running.values(), *self._hinted]
         if running:
             _, pending = await asyncio.wait(running, timeout=grace_s)
             for task in pending:
@@ -126,6 +153,8 @@ class Scheduler:
 
         While the gateway runs, every trigger shares one follow-up run (and its future).
         """
+        if self._stopping:
+            return None
         if source is not ChangeSource.MANUAL:
             states = await self._store.gateway_states([name])
             if states and not trigger_allowed(self.breaker(states[0]), source):
@@ -139,6 +168,33 @@ class Scheduler:
                 return future
             return follow_up[0]
         return self._start(name, source=source, full=full)
+
+    def request(self, name: str, *, source: ChangeSource = ChangeSource.WEBHOOK) -> None:
+        """A hint that ``name`` changed: one sync soon, shared by every hint until it starts.
+
+        Returns at once; the breaker is checked when the sync is due, not per hint.
+        """
+        if self._stopping or name in self._hints:
+            return
+        delay = hint_delay(
+            now=self._clock.monotonic(),
+            last_started=self._last_started.get(name),
+            policy=self._policy,
+        )
+        loop = asyncio.get_running_loop()
+        self._hints[name] = loop.call_later(delay, self._hint_due, name, source)
+
+    def _hint_due(self, name: str, source: ChangeSource) -> None:
+        self._hints.pop(name, None)
+        task = asyncio.create_task(self._hinted_run(name, source), name=f"hint-{name}")
+        self._hinted.add(task)
+        task.add_done_callback(self._hinted.discard)
+
+    async def _hinted_run(self, name: str, source: ChangeSource) -> None:
+        try:
+            await self.trigger(name, source=source)
+        except Exception:  # the database away: the next poll catches up
+            log.exception("scheduler.hint_failed", gateway=name)
 
     def breaker(self, state: GatewayState) -> BreakerState:
         return breaker_state(
@@ -155,11 +211,25 @@ class Scheduler:
             self._heartbeat = self._clock.monotonic()
             try:
                 await self._claim_due()
+                await self._housekeeping()
             except Exception:  # the database may be away for a moment: log, try next tick
                 log.exception("scheduler.tick_failed")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._tick_s)
+
+    async def _housekeeping(self) -> None:
+        if self._retention is None or self._clock.monotonic() < self._next_prune:
+            return
+        self._next_prune = self._clock.monotonic() + self._prune_every_s
+        pruned = await self._store.prune(self._retention, now=self._clock.now())
+        if pruned.runs or pruned.changes or pruned.deliveries:
+            log.info(
+                "scheduler.pruned",
+                runs=pruned.runs,
+                changes=pruned.changes,
+                deliveries=pruned.deliveries,
+            )
 
     async def _claim_due(self) -> None:
         free = self._concurrency - len(self._running)
@@ -188,6 +258,7 @@ class Scheduler:
     ) -> asyncio.Future[RunSummary]:
         task = asyncio.create_task(self._run(name, source, full, grant), name=f"sync-{name}")
         self._running[name] = task
+        self._last_started[name] = self._clock.monotonic()
         task.add_done_callback(lambda done: self._finished(name, done))
         return task
 
@@ -198,17 +269,44 @@ class Scheduler:
             return await self._runner.run(
                 name, trigger=source, full=full, grant=grant, next_run=self._next_run
             )
-        except Exception as exc:  # store trouble mid-run: the lease expires, the loop goes on
+        except Exception as exc:  # store trouble mid-run, or a bug: record it, go on
             log.exception("scheduler.run_failed", gateway=name)
-            return RunSummary(gateway=name, outcome=RunOutcome.FAILED, error=repr(exc))
+            error = f"internal error: {exc!r}"
+            await self._record_failure(name, source, grant, error)
+            return RunSummary(gateway=name, outcome=RunOutcome.FAILED, error=error)
+
+    async def _record_failure(
+        self, name: str, source: ChangeSource, grant: LeaseGrant | None, error: str
+    ) -> None:
+        """Best effort: record the failed run and its back-off, freeing the lease it was given."""
+        now = self._clock.now()
+        try:
+            before = grant.state if grant else (await self._store.gateway_states([name]))[0]
+            record = RunRecord(
+                gateway=name,
+                trigger=source,
+                outcome=RunOutcome.FAILED,
+                started_at=now,
+                finished_at=now,
+                error=error,
+            )
+            record = replace(record, next_run_at=self._next_run(before, record, None))
+            await self._store.finish_run(
+                record, None, lease=grant.lease if grant else None, now=now
+            )
+        except Exception:  # the store is away: the lease expires and the gateway comes due again
+            log.warning("scheduler.record_failed", gateway=name, exc_info=True)
 
     def _finished(self, name: str, task: asyncio.Task[RunSummary]) -> None:
         self._running.pop(name, None)
         follow_up = self._follow_ups.pop(name, None)
         if follow_up is not None:
             future, source, full = follow_up
-            run = self._start(name, source=source, full=full)
-            run.add_done_callback(lambda done: _settle(future, done))
+            if self._stopping:  # shutting down: the follow-up never starts
+                future.cancel()
+            else:
+                run = self._start(name, source=source, full=full)
+                run.add_done_callback(lambda done: _settle(future, done))
         self._wake.set()
 
     def _next_run(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelsync.cache.tags import InvalidateRequest
@@ -15,7 +16,7 @@ from modelsync.errors import ConfigError, StoreError
 from modelsync.store.base import ModelQuery, StoredRun
 from modelsync.sync.health import status_json
 from modelsync.sync.runner import RunSummary
-from modelsync.web.auth import require_admin
+from modelsync.web.auth import AdminRoute
 from modelsync.web.deps import services_of
 from modelsync.web.schemas import (
     ChangesOut,
@@ -32,14 +33,20 @@ from modelsync.web.schemas import (
 from modelsync.web.services import Services
 
 router = APIRouter()
+admin = APIRouter(route_class=AdminRoute)
+"""Admin routes: the token is checked before the body is read (included in ``router``)."""
 
-ADMIN = [Depends(require_admin)]
 ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "admin token missing or wrong"},
     403: {"model": ErrorOut, "description": "admin routes disabled (no token configured)"},
 }
+MAX_SQL_INT = 2**63 - 1
+"""The largest integer the databases take (SQLite INTEGER, PostgreSQL BIGINT)."""
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "unknown gateway or model"}
+}
+BAD_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "the body could not be read (not UTF-8)"}
 }
 
 
@@ -56,20 +63,21 @@ class SyncRequest(BaseModel):
     gateway: str = Field("all", min_length=1, max_length=100, description="A gateway, or 'all'.")
 
 
-@router.post(
+@admin.post(
     "/api/sync/models",
-    dependencies=ADMIN,
     response_model=SyncReportOut,
-    responses={202: {"model": SyncAcceptedOut}, **ADMIN_ERRORS, **NOT_FOUND},
+    responses={202: {"model": SyncAcceptedOut}, **BAD_BODY, **ADMIN_ERRORS, **NOT_FOUND},
     tags=["sync"],
 )
 async def sync_models(
     request: Request,
-    response: Response,
     body: SyncRequest | None = None,
     wait: Annotated[bool, Query(description="Wait for the runs and report them.")] = True,
-) -> dict[str, Any]:
-    """Run a sync now (coalesced with one already running) and report it per gateway."""
+) -> dict[str, Any] | JSONResponse:
+    """Run a sync now (coalesced with one already running) and report it per gateway.
+
+    ``?wait=false`` answers 202 at once, bypassing the 200 response model (SyncAcceptedOut).
+    """
     services = services_of(request)
     wanted = (body or SyncRequest()).gateway
     if wanted.strip().lower() == "all":
@@ -78,8 +86,8 @@ async def sync_models(
         names = [gateway_or_404(services, wanted).name]
     runs = [await services.scheduler.trigger(name, source=ChangeSource.MANUAL) for name in names]
     if not wait:
-        response.status_code = status.HTTP_202_ACCEPTED
-        return {"status": "accepted", "gateways": names, "status_url": "/api/sync/status"}
+        accepted = SyncAcceptedOut(status="accepted", gateways=names, status_url="/api/sync/status")
+        return JSONResponse(accepted.model_dump(), status_code=status.HTTP_202_ACCEPTED)
     summaries: list[RunSummary] = list(await asyncio.gather(*(run for run in runs if run)))
     return {
         "catalog_version": await services.runtime.store.catalog_version(),
@@ -161,11 +169,10 @@ async def sync_status(request: Request, gateway: str | None = None) -> dict[str,
     return await _status(services, names)
 
 
-@router.post(
+@admin.post(
     "/api/cache/invalidate",
-    dependencies=ADMIN,
     response_model=InvalidateOut,
-    responses={**ADMIN_ERRORS, **NOT_FOUND},
+    responses={**BAD_BODY, **ADMIN_ERRORS, **NOT_FOUND},
     tags=["cache"],
 )
 async def invalidate_cache(request: Request, body: InvalidateRequest) -> dict[str, Any]:
@@ -187,7 +194,7 @@ async def list_models(
     q: Annotated[str | None, Query(max_length=200, description="Matches id or name.")] = None,
     include_removed: bool = False,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
 ) -> dict[str, Any]:
     """The catalog: every gateway's current offers, filtered."""
     services = services_of(request)
@@ -229,7 +236,9 @@ async def model_offers(request: Request, model_id: str) -> dict[str, Any]:
 @router.get("/api/changes", response_model=ChangesOut, responses=NOT_FOUND, tags=["catalog"])
 async def list_changes(
     request: Request,
-    since: Annotated[int | None, Query(ge=0, description="Only changes after this seq.")] = None,
+    since: Annotated[
+        int | None, Query(ge=0, le=MAX_SQL_INT, description="Only changes after this seq.")
+    ] = None,
     gateway: str | None = None,
     model: Annotated[str | None, Query(max_length=512, description="A canonical id.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -274,3 +283,6 @@ async def readyz(request: Request, response: Response) -> dict[str, Any]:
         "scheduler": scheduler,
         "detail": detail,
     }
+
+
+router.include_router(admin)

@@ -1,0 +1,1 @@
+"""Tests of the HTTP service: the API, admin auth, webhooks over HTTP, and schemathesis."""
