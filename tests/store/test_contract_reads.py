@@ -212,6 +212,37 @@ async def test_record_deliveries_in_one_call(store: SqlStore) -> None:
     assert sorted(keys) == [("kept", at(0)), ("new", at(20)), ("stale", at(20))]
 
 
+async def test_last_webhook_is_kept_on_the_gateway(store: SqlStore) -> None:
+    """The newest new delivery per gateway lands on its row; older or duplicate ones do not."""
+    await store.register_gateways([registration("groq"), registration("fal")])
+    both = WebhookDelivery(
+        key="both",
+        scheme="standard",
+        gateway=None,
+        event_types=("models.updated",),
+        model_count=2,
+        received_at=at(30),
+        expires_at=at(330),
+        detail={"events": 2, "gateways": ["groq", "fal"]},
+    )
+    assert await store.record_deliveries([delivery("late", 40), both]) == [True, True]
+    assert await store.record_deliveries([delivery("early", 10), delivery("late", 50)]) == [
+        True,
+        False,
+    ]
+    states = {state.name: state for state in await store.gateway_states()}
+    assert states["groq"].last_webhook_at == at(40)
+    assert states["groq"].last_webhook == {
+        "received_at": at(40).isoformat(),
+        "event_types": ["models.added", "models.updated"],
+        "models": 3,
+        "scheme": "standard",
+    }
+    assert states["fal"].last_webhook_at == at(30)
+    assert states["fal"].last_webhook is not None
+    assert states["fal"].last_webhook["models"] == 2
+
+
 async def test_prune_by_age(catalog: SqlStore) -> None:
     """Runs, changes and deliveries older than the policy go; newer ones stay."""
     await catalog.record_delivery(delivery("old", 0, ttl=60))

@@ -129,7 +129,7 @@ async def test_overdue_gateways_are_spread_over_the_window(rig: Rig) -> None:
 
 
 async def test_single_flight_with_triggers_coalesced_into_one_follow_up(rig: Rig) -> None:
-    """While a gateway runs, every trigger (any source) shares ONE follow-up run."""
+    """While a gateway runs, every trigger shares ONE follow-up run; a manual one outranks hints."""
     runtime = await rig.runtime()
     scheduler = rig.scheduler(runtime)
     await scheduler.start()
@@ -152,7 +152,7 @@ async def test_single_flight_with_triggers_coalesced_into_one_follow_up(rig: Rig
     await eventually(lambda: not scheduler.running())
     assert rig.transport.requests["groq"] == 2
     triggers = [run.record.trigger for run in await runs_of(runtime, "groq")]
-    assert triggers == [ChangeSource.MANUAL, ChangeSource.WEBHOOK]
+    assert triggers == [ChangeSource.MANUAL, ChangeSource.MANUAL]
 
 
 # -- failure: back-off, breaker, Retry-After ---------------------------------------------------

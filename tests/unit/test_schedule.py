@@ -38,6 +38,8 @@ def test_backoff_doubles_up_to_the_cap(failures: int, factor: int) -> None:
         (0, 0.999, None, 900 + 89.91),
         (3, 0.0, None, 3600),
         (9, 0.0, None, 7200),
+        (9, 0.999, None, 7200),
+        (4, 0.5, None, 7200),
         (1, 0.0, 3000.0, 3000),
         (1, 0.0, 10.0, 900),
     ],
@@ -45,7 +47,7 @@ def test_backoff_doubles_up_to_the_cap(failures: int, factor: int) -> None:
 def test_next_run_after(
     failures: int, jitter: float, retry_after: float | None, seconds: float
 ) -> None:
-    """Interval x back-off, plus up to 10% jitter; Retry-After is a floor."""
+    """Interval x back-off plus up to 10% jitter, never past 8x; Retry-After is a floor."""
     when = next_run_after(
         NOW,
         interval_s=900,

@@ -440,13 +440,6 @@ async def test_over_real_http_chunked_413_and_accepted(tmp_path: Path) -> None:
     assert ready.status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "last_webhook is read from webhook_deliveries, whose rows expire with the 10-minute "
-        "dedupe window and are pruned by the scheduler's hourly housekeeping"
-    ),
-)
 async def test_last_webhook_outlives_the_dedupe_window(service: Service) -> None:
     """The status keeps showing a gateway's last webhook after the dedupe window has passed."""
     assert (await service.post_webhook(*signed(event(CLOCK)))).status_code == 202

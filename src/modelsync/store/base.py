@@ -72,6 +72,10 @@ class GatewayState:
     lease_owner: str | None
     lease_expires_at: datetime | None
     fencing_token: int
+    last_webhook_at: datetime | None = None
+    last_webhook: Mapping[str, Any] | None = None
+    """The newest accepted webhook naming this gateway: ``received_at``, ``event_types``,
+    ``models``, ``scheme``. Kept on the row, so it outlives the deliveries' dedupe window."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +324,8 @@ class Store(ABC):
 
     async def record_deliveries(self, deliveries: Sequence[WebhookDelivery]) -> list[bool]:
         """:meth:`record_delivery` for several deliveries, in order, durable on return.
+
+        Implementations also keep each named gateway's ``last_webhook`` (the newest new delivery).
 
         The webhook receiver's group commit calls this with every delivery that arrived while the
         previous batch was committing; it passes each key at most once per call (it answers a

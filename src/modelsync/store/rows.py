@@ -6,7 +6,7 @@ exactly: prices as ``Decimal``, lists as tuples, ``extra`` as it came.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -213,6 +213,34 @@ def sqlite_delivery_params(delivery: WebhookDelivery) -> tuple[Any, ...]:
         sqlite_datetime(delivery.expires_at),
         orjson.dumps(dict(delivery.detail)).decode(),
     )
+
+
+def last_webhook_params(
+    deliveries: Sequence[WebhookDelivery], stored: Collection[str]
+) -> list[Values]:
+    """The :data:`statements.LAST_WEBHOOK` parameters: each gateway's newest new delivery."""
+    newest: dict[str, WebhookDelivery] = {}
+    for delivery in deliveries:
+        if delivery.key not in stored:
+            continue
+        for gateway in delivery.detail.get("gateways") or [delivery.gateway]:
+            if gateway and (
+                gateway not in newest or newest[gateway].received_at <= delivery.received_at
+            ):
+                newest[gateway] = delivery
+    return [
+        {
+            "p_gateway": gateway,
+            "p_at": delivery.received_at,
+            "p_info": {
+                "received_at": delivery.received_at.isoformat(),
+                "event_types": list(delivery.event_types),
+                "models": delivery.model_count,
+                "scheme": delivery.scheme,
+            },
+        }
+        for gateway, delivery in newest.items()
+    ]
 
 
 def delivery_from_row(row: Mapping[Any, Any]) -> WebhookDelivery:

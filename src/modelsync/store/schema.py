@@ -105,6 +105,8 @@ gateways = Table(
     Column("lease_owner", Text),
     Column("lease_expires_at", UtcDateTime),
     Column("fencing_token", BigInteger, nullable=False),
+    Column("last_webhook_at", UtcDateTime),
+    Column("last_webhook", Json),
 )
 
 models = Table(

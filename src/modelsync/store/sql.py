@@ -334,6 +334,9 @@ class SqlStore(Store):
                 values = [rows.delivery_values(delivery) for delivery in firsts.values()]
                 result = await conn.execute(self._sql.record_delivery, values)
             stored = set(result.scalars().all())
+            latest = rows.last_webhook_params(list(firsts.values()), stored)
+            if latest:
+                await conn.execute(sql.LAST_WEBHOOK, latest)
         answers = []
         for delivery in deliveries:
             answers.append(delivery.key in stored)

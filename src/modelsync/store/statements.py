@@ -354,3 +354,17 @@ def sqlite_record_deliveries(rows: int) -> str:
         "WHERE webhook_deliveries.expires_at <= excluded.received_at "
         "RETURNING key"
     )
+
+
+LAST_WEBHOOK = (
+    update(gateways)
+    .where(
+        g.name == bindparam("p_gateway"),
+        or_(
+            g.last_webhook_at.is_(None),
+            g.last_webhook_at <= bindparam("p_at", type_=g.last_webhook_at.type),
+        ),
+    )
+    .values(last_webhook_at=bindparam("p_at"), last_webhook=bindparam("p_info"))
+)
+"""Keep a gateway's newest accepted webhook (never move it back in time)."""

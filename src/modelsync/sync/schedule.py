@@ -57,9 +57,14 @@ def next_run_after(
     jitter_value: float,
     retry_after_s: float | None = None,
 ) -> datetime:
-    """The next run after one that ended at ``finished_at`` (``jitter_value`` in [0, 1))."""
+    """The next run after one that ended at ``finished_at`` (``jitter_value`` in [0, 1)).
+
+    Back-off and jitter never take it past ``max_backoff_factor`` intervals; a ``Retry-After``
+    from the gateway is a floor above everything.
+    """
     delay = interval_s * backoff_factor(consecutive_failures, policy)
     delay += interval_s * policy.jitter * jitter_value
+    delay = min(delay, interval_s * policy.max_backoff_factor)  # the cap holds, jitter included
     if retry_after_s is not None:
         delay = max(delay, retry_after_s)
     return finished_at + timedelta(seconds=delay)

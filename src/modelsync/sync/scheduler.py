@@ -166,7 +166,11 @@ class Scheduler:
                 future: asyncio.Future[RunSummary] = asyncio.get_running_loop().create_future()
                 self._follow_ups[name] = (future, source, full)
                 return future
-            return follow_up[0]
+            future, queued_source, queued_full = follow_up
+            if source is ChangeSource.MANUAL:  # an admin's request outranks a queued hint
+                queued_source = source
+            self._follow_ups[name] = (future, queued_source, queued_full or full)
+            return future
         return self._start(name, source=source, full=full)
 
     def request(self, name: str, *, source: ChangeSource = ChangeSource.WEBHOOK) -> None:
@@ -176,12 +180,10 @@ class Scheduler:
         """
         if self._stopping or name in self._hints:
             return
+        loop = asyncio.get_running_loop()  # hints wait in loop time, so they are measured in it
         delay = hint_delay(
-            now=self._clock.monotonic(),
-            last_started=self._last_started.get(name),
-            policy=self._policy,
+            now=loop.time(), last_started=self._last_started.get(name), policy=self._policy
         )
-        loop = asyncio.get_running_loop()
         self._hints[name] = loop.call_later(delay, self._hint_due, name, source)
 
     def _hint_due(self, name: str, source: ChangeSource) -> None:
@@ -258,7 +260,7 @@ class Scheduler:
     ) -> asyncio.Future[RunSummary]:
         task = asyncio.create_task(self._run(name, source, full, grant), name=f"sync-{name}")
         self._running[name] = task
-        self._last_started[name] = self._clock.monotonic()
+        self._last_started[name] = asyncio.get_running_loop().time()
         task.add_done_callback(lambda done: self._finished(name, done))
         return task
 

@@ -121,19 +121,6 @@ def _last_run(run: StoredRun | None) -> dict[str, Any] | None:
 async def _status(services: Services, names: list[str] | None) -> dict[str, Any]:
     store = services.runtime.store
     states = await store.gateway_states(names)
-    deliveries = await store.list_deliveries(limit=200)
-    webhooks: dict[str, dict[str, Any]] = {}
-    for delivery in deliveries:  # newest first: keep the first per gateway
-        for gateway in delivery.detail.get("gateways", [delivery.gateway]):
-            webhooks.setdefault(
-                gateway,
-                {
-                    "received_at": delivery.received_at.isoformat(),
-                    "event_types": list(delivery.event_types),
-                    "models": delivery.model_count,
-                    "scheme": delivery.scheme,
-                },
-            )
     scheduler = services.scheduler
     running = set(scheduler.running())
     failing_after = services.settings.scheduler.breaker_threshold
@@ -145,7 +132,7 @@ async def _status(services: Services, names: list[str] | None) -> dict[str, Any]
             breaker=scheduler.breaker(state).value,
             running=state.name in running,
             last_run=_last_run(runs[0] if runs else None),
-            last_webhook=webhooks.get(state.name),
+            last_webhook=dict(state.last_webhook) if state.last_webhook else None,
         )
         rows.append(row)
     return {

@@ -58,6 +58,8 @@ def upgrade() -> None:
         sa.Column("lease_owner", sa.Text()),
         _time("lease_expires_at"),
         sa.Column("fencing_token", sa.BigInteger(), nullable=False),
+        _time("last_webhook_at"),
+        sa.Column("last_webhook", JSON),
         sa.PrimaryKeyConstraint("name", name="pk_gateways"),
     )
     op.create_table(
