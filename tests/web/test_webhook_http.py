@@ -261,6 +261,7 @@ async def test_accepted_event_is_recorded_and_verified_by_one_webhook_sync(
     assert [(c["gateway_model_id"], c["kind"], c["source"]) for c in news] == [
         (added, "added", "webhook")
     ]
+    await service.deliveries(1)  # the record is written behind the answer, within milliseconds
     status = (await service.client.get("/api/sync/status", params={"gateway": "groq"})).json()
     assert status["gateways"][0]["last_webhook"] == {
         "received_at": START.isoformat(),

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp
+from starlette.types import Receive, Scope, Send
 
 from modelsync import __version__
 from modelsync.clock import Clock
@@ -24,10 +24,14 @@ from modelsync.web.services import open_services
 
 
 class ModelsyncAPI(FastAPI):
-    """FastAPI, with the webhook ingress in front of every middleware layer (its hot path)."""
+    """FastAPI, with webhook deliveries (the ingestion hot path) answered ahead of all of it."""
 
-    def build_middleware_stack(self) -> ASGIApp:
-        return webhooks.WebhookIngress(super().build_middleware_stack())
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if webhooks.is_delivery(scope):
+            scope["app"] = self
+            await webhooks.serve_delivery(self.state.services.receiver, receive, send, scope)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -53,6 +57,9 @@ def create_app(
         version=__version__,
         summary="A catalog of AI models, kept current across inference gateways.",
         lifespan=lifespan,
+        # modelsync reports through Prometheus, structlog and Sentry; FastAPI's OpenTelemetry
+        # hooks would otherwise look for a provider on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.include_router(api.router)
     app.include_router(webhooks.router)

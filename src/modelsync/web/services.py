@@ -7,6 +7,7 @@ the tag manifest (every applied run invalidates its tags), the webhook receiver 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -100,6 +101,9 @@ async def open_services(
         services = Services(settings, runtime, scheduler, receiver, recorder, manifest, clock.now())
         if run_scheduler:
             await scheduler.start()
+        # Everything built so far lives as long as the process: move it out of the collector's
+        # way, so a full collection under load scans the requests' objects, not the app's.
+        gc.freeze()
         try:
             yield services
         finally:

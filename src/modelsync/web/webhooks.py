@@ -6,9 +6,10 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from modelsync.web.deps import services_of
+from modelsync.webhooks.receiver import WebhookReceiver
 
 router = APIRouter(tags=["webhooks"])
 
@@ -97,51 +98,48 @@ async def _answer(send: Send, status_code: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-class WebhookIngress:
-    """ASGI middleware that serves ``POST /api/webhooks/models-updated`` itself.
+def is_delivery(scope: Scope) -> bool:
+    """Whether a request is a webhook delivery (``POST`` on the webhook path)."""
+    return bool(scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST")
 
-    The webhook is the service's ingestion hot path: answering it here, ahead of FastAPI's
-    middleware, routing, exception and exit-stack layers, roughly doubles the deliveries one
-    worker takes. The receiver answers every error itself, so nothing is lost by skipping them.
-    The route below stays registered for ``/openapi.json`` (and ``GET``); its POST is never
-    reached while this middleware is installed, and behaves the same if it is not.
+
+async def serve_delivery(
+    receiver: WebhookReceiver, receive: Receive, send: Send, scope: Scope
+) -> None:
+    """Answer one delivery, as a bare ASGI exchange.
+
+    The webhook is the service's ingestion hot path: the application hands it here before any
+    of FastAPI's layers (telemetry, middleware, routing, exception handling, exit stacks), which
+    roughly doubles the deliveries one worker takes. The receiver answers every error itself.
     """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
-            await self.app(scope, receive, send)
-            return
-        receiver = scope["app"].state.services.receiver
-        try:
-            body = await _read_body(scope, receive, receiver.max_body_bytes)
-        except _TooLarge:
-            detail = f"body over the limit of {receiver.max_body_bytes} bytes"
-            await _answer(send, 413, {"status": "rejected", "detail": detail})
-            return
-        headers = {name.decode("latin-1"): value.decode("latin-1")
-                   for name, value in scope["headers"]}  # fmt: skip
-        result = await receiver.receive(headers, body)
-        await _answer(send, result.status_code, result.body_json)
+    try:
+        body = await _read_body(scope, receive, receiver.max_body_bytes)
+    except _TooLarge:
+        detail = f"body over the limit of {receiver.max_body_bytes} bytes"
+        await _answer(send, 413, {"status": "rejected", "detail": detail})
+        return
+    headers = {name.decode("latin-1"): value.decode("latin-1")
+               for name, value in scope["headers"]}  # fmt: skip
+    result = await receiver.receive(headers, body)
+    await _answer(send, result.status_code, result.body_json)
 
 
 @router.post(PATH, openapi_extra=_BODY_DOC, responses=_ANSWERS, response_class=Response)
 async def receive_webhook(request: Request) -> Response:
-    """A signed "models changed" hint: verified, recorded, invalidates at once, triggers a sync."""
+    """A signed "models changed" hint: verified, recorded, invalidates at once, triggers a sync.
+
+    Documentation only, in practice: the application answers deliveries before routing (see
+    :func:`serve_delivery`); this route answers the same way if it is reached.
+    """
     responses: list[Message] = []
 
     async def collect(message: Message) -> None:
         responses.append(message)
 
-    await WebhookIngress(_unreachable)(request.scope, request.receive, collect)
+    receiver = services_of(request).receiver
+    await serve_delivery(receiver, request.receive, collect, request.scope)
     start, body = responses
     return Response(body["body"], status_code=start["status"], media_type="application/json")
-
-
-async def _unreachable(scope: Scope, receive: Receive, send: Send) -> None:
-    raise AssertionError("WebhookIngress answers its own path")
 
 
 @router.get(PATH)

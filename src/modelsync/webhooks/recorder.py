@@ -49,7 +49,7 @@ class BufferedRecorder:
         store: DeliveryStore,
         clock: Clock,
         *,
-        flush_delay_s: float = 0.005,
+        flush_delay_s: float = 0.02,
         max_batch: int = 500,
         max_pending: int = 100_000,
         retry_s: float = 1.0,
