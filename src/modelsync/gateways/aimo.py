@@ -24,27 +24,23 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from modelsync.domain import NO_PRICING, Model, Pricing
-from modelsync.errors import PayloadError
 from modelsync.gateways.base import (
     GatewayAdapter,
-    GatewayConfig,
     Offer,
     Page,
-    PageRequest,
     RawEntry,
     canonical_id,
     cheapest,
     expect_dict,
-    expect_list,
     optional_dict,
     optional_list,
     optional_text,
+    page_entries,
     positive_int,
     price,
     slugify,
     split_author,
     string_tuple,
-    type_name,
 )
 
 _CONSUMED = frozenset({"name", "display_name", "description", "context_length", "architecture"})
@@ -55,41 +51,24 @@ class AimoAdapter(GatewayAdapter):
 
     kind = "aimo"
 
-    def first_request(self, config: GatewayConfig) -> PageRequest:
-        """The whole list in one GET."""
-        return PageRequest(url=config.base_url, headers=self.auth_headers(config.api_key))
-
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """One entry per model ``name``, items repeated per provider merged into one."""
         merged: dict[str, dict[str, Any]] = {}
-        for number, page in enumerate(pages, 1):
-            document = expect_dict(page.document, f"{self.gateway} page {number}")
-            data = expect_list(document.get("data"), f"{self.gateway} page {number}: data")
-            for index, item in enumerate(data):
-                where = f"{self.gateway} page {number} data[{index}]"
-                if type(item) is not dict:
-                    raise PayloadError(f"{where}: expected an object, got {type_name(item)}")
-                name = item.get("name")
-                if type(name) is not str or not name:
-                    raise PayloadError(f"{where}: name must be a non-empty string")
-                first = merged.get(name)
-                if first is None:
-                    merged[name] = item
-                    continue
-                providers = optional_list(first.get("providers"), f"{where}: providers")
-                more = optional_list(item.get("providers"), f"{where}: providers")
-                merged[name] = {**first, "providers": [*providers, *more]}
+        for name, item in page_entries(self.gateway, pages, "data", id_key="name"):
+            first = merged.get(name)
+            if first is None:
+                merged[name] = item
+                continue
+            where = f"{self.gateway} model {name!r}: providers"
+            providers = optional_list(first.get("providers"), where)
+            merged[name] = {
+                **first,
+                "providers": [*providers, *optional_list(item.get("providers"), where)],
+            }
         yield from merged.items()
 
-    def normalize(self, gateway_model_id: str, raw: Any) -> Model:
-        """One (merged) model to a normalized model."""
-        try:
-            return self._normalize(gateway_model_id, raw)
-        except PayloadError as error:
-            raise PayloadError(f"{self.gateway} model {gateway_model_id!r}: {error}") from None
-
-    def _normalize(self, gateway_model_id: str, raw: Any) -> Model:
-        entry = expect_dict(raw, "entry")
+    def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
+        entry = raw
         architecture = optional_dict(entry.get("architecture"), "architecture")
         offers: list[Offer] = []
         for index, item in enumerate(optional_list(entry.get("providers"), "providers")):

@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from modelsync.domain import Model, Tier
-from modelsync.errors import PayloadError
+from modelsync.errors import ConfigError, PayloadError
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +79,8 @@ class GatewayAdapter(ABC):
     """One list-models API shape. Subclasses set :attr:`kind` and implement the abstract methods."""
 
     kind: str = ""
+    default_params: Mapping[str, str] = {}
+    """Query parameters every first request carries (``options["params"]`` adds to them)."""
 
     def __init__(self, gateway: str) -> None:
         self.gateway = gateway
@@ -87,9 +89,13 @@ class GatewayAdapter(ABC):
         """Headers that carry the key; ``Authorization: Bearer`` unless the API differs."""
         return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
-    @abstractmethod
     def first_request(self, config: GatewayConfig) -> PageRequest:
-        """The first (often only) request of a listing."""
+        """The first (often only) request: the base URL, the parameters, the key's headers."""
+        return PageRequest(
+            url=config.base_url,
+            params=request_params(config, self.default_params),
+            headers=self.auth_headers(config.api_key),
+        )
 
     def next_request(
         self, config: GatewayConfig, previous: PageRequest, page: Page
@@ -101,9 +107,19 @@ class GatewayAdapter(ABC):
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Split decoded pages into raw entries, dropping what is not a public model."""
 
-    @abstractmethod
     def normalize(self, gateway_model_id: str, raw: Any) -> Model:
-        """One raw entry to a normalized model. Pure; raises PayloadError on a bad value."""
+        """One raw entry to a normalized model. Pure; a PayloadError names the gateway and entry."""
+        where = f"{self.gateway} model {gateway_model_id!r}"
+        if type(raw) is not dict:
+            raise PayloadError(f"{where}: expected an object, got {type_name(raw)}")
+        try:
+            return self.build(gateway_model_id, raw)
+        except PayloadError as error:
+            raise PayloadError(f"{where}: {error}") from None
+
+    @abstractmethod
+    def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
+        """The model of one entry; raise PayloadError naming the field that is wrong."""
 
     def parse(self, pages: Sequence[Page]) -> list[Model]:
         """Every model of a listing, in order (tests and tools; the runner memoizes instead)."""
@@ -112,6 +128,44 @@ class GatewayAdapter(ABC):
 
 # --------------------------------------------------------------------------------------------
 # Pure parsing helpers
+
+
+def request_params(
+    config: GatewayConfig, defaults: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The query parameters of a first request: ``defaults`` overridden by ``options["params"]``."""
+    params = dict(defaults or {})
+    extra = config.options.get("params")
+    if extra is None:
+        return params
+    if not isinstance(extra, Mapping):
+        raise ConfigError(f"gateway {config.name!r}: options.params must be a table of strings")
+    for key, value in extra.items():
+        params[str(key)] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return params
+
+
+def listed_entries(items: list[Any], where: str, id_key: str = "id") -> Iterator[RawEntry]:
+    """``(id, entry)`` per object of a listed array; a non-object or a missing id is an error."""
+    for index, item in enumerate(items):
+        if type(item) is not dict:
+            raise PayloadError(f"{where}[{index}]: expected an object, got {type_name(item)}")
+        model_id = item.get(id_key)
+        if type(model_id) is not str or not model_id.strip():
+            raise PayloadError(
+                f"{where}[{index}]: {id_key} must be a non-empty string, got {model_id!r}"
+            )
+        yield model_id, item
+
+
+def page_entries(
+    gateway: str, pages: Sequence[Page], key: str, *, id_key: str = "id"
+) -> Iterator[RawEntry]:
+    """``(id, entry)`` for every object of every page's ``key`` array."""
+    for number, page in enumerate(pages, 1):
+        where = f"{gateway} page {number}"
+        items = expect_list(expect_dict(page.document, where).get(key), f"{where}: {key}")
+        yield from listed_entries(items, f"{where}: {key}", id_key)
 
 
 def expect_dict(value: Any, where: str) -> dict[str, Any]:

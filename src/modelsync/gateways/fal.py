@@ -35,12 +35,11 @@ from modelsync.gateways.base import (
     RawEntry,
     canonical_id,
     expect_dict,
-    expect_list,
     optional_dict,
     optional_text,
+    page_entries,
     slugify,
     split_author,
-    type_name,
 )
 
 _DROPPED = frozenset(
@@ -120,30 +119,13 @@ class FalAdapter(GatewayAdapter):
 
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Each ``models[]`` item keyed by ``endpoint_id``, training endpoints dropped."""
-        for number, page in enumerate(pages, 1):
-            document = expect_dict(page.document, f"{self.gateway} page {number}")
-            models = expect_list(document.get("models"), f"{self.gateway} page {number}: models")
-            for index, item in enumerate(models):
-                where = f"{self.gateway} page {number} models[{index}]"
-                if type(item) is not dict:
-                    raise PayloadError(f"{where}: expected an object, got {type_name(item)}")
-                endpoint_id = item.get("endpoint_id")
-                if type(endpoint_id) is not str or not endpoint_id:
-                    raise PayloadError(f"{where}: endpoint_id must be a non-empty string")
-                metadata = item.get("metadata")
-                if type(metadata) is dict and is_training(metadata):
-                    continue
+        for endpoint_id, item in page_entries(self.gateway, pages, "models", id_key="endpoint_id"):
+            metadata = item.get("metadata")
+            if not (type(metadata) is dict and is_training(metadata)):
                 yield endpoint_id, item
 
-    def normalize(self, gateway_model_id: str, raw: Any) -> Model:
-        """One ``models[]`` item to a model."""
-        try:
-            return self._normalize(gateway_model_id, raw)
-        except PayloadError as error:
-            raise PayloadError(f"{self.gateway} model {gateway_model_id!r}: {error}") from None
-
-    def _normalize(self, gateway_model_id: str, raw: Any) -> Model:
-        entry = expect_dict(raw, "entry")
+    def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
+        entry = raw
         meta = optional_dict(entry.get("metadata"), "metadata")
         category = optional_text(meta.get("category"), "metadata.category")
         status = optional_text(meta.get("status"), "metadata.status")

@@ -33,13 +33,14 @@ from modelsync.gateways.base import (
     RawEntry,
     canonical_id,
     expect_dict,
+    listed_entries,
     optional_text,
     positive_int,
     slugify,
     split_author,
     type_name,
 )
-from modelsync.gateways.openrouter import entry_error, listed_entries, remaining, request_params
+from modelsync.gateways.openrouter import remaining
 
 DEFAULT_PUBLIC_ACCOUNTS = ("fireworks",)
 IMAGE_KINDS = frozenset({"FLUMINA_BASE_MODEL"})
@@ -104,11 +105,7 @@ class FireworksAdapter(GatewayAdapter):
     def first_request(self, config: GatewayConfig) -> PageRequest:
         """Bearer and the configured params; also reads ``options["public_accounts"]``."""
         self.public_accounts = public_accounts(config)
-        return PageRequest(
-            url=config.base_url,
-            params=request_params(config),
-            headers=self.auth_headers(config.api_key),
-        )
+        return super().first_request(config)
 
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """The entries of ``data`` whose account is public (``owned_by`` for other ids)."""
@@ -126,14 +123,7 @@ class FireworksAdapter(GatewayAdapter):
                 if account in accounts:
                     yield model_id, raw
 
-    def normalize(self, gateway_model_id: str, raw: Any) -> Model:
-        """One Fireworks model."""
-        try:
-            return self._normalize(gateway_model_id, expect_dict(raw, "entry"))
-        except PayloadError as exc:
-            raise entry_error(self.gateway, gateway_model_id, exc) from exc
-
-    def _normalize(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
+    def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
         model_id, provider = fireworks_identity(gateway_model_id, self.gateway)
         kind = optional_text(raw.get("kind"), "kind")
         return Model(

@@ -36,12 +36,13 @@ from modelsync.gateways.base import (
     RawEntry,
     canonical_id,
     expect_dict,
+    listed_entries,
     optional_text,
     positive_int,
     string_tuple,
     type_name,
 )
-from modelsync.gateways.openrouter import entry_error, listed_entries, remaining, request_params
+from modelsync.gateways.openrouter import remaining
 
 AUTHOR = "google"
 NAME_PREFIX = "models/"
@@ -146,14 +147,6 @@ class GoogleAdapter(GatewayAdapter):
         """The key goes in ``x-goog-api-key``."""
         return {"x-goog-api-key": api_key} if api_key else {}
 
-    def first_request(self, config: GatewayConfig) -> PageRequest:
-        """The largest page size, plus the configured params."""
-        return PageRequest(
-            url=config.base_url,
-            params=request_params(config, self.default_params),
-            headers=self.auth_headers(config.api_key),
-        )
-
     def next_request(
         self, config: GatewayConfig, previous: PageRequest, page: Page
     ) -> PageRequest | None:
@@ -188,14 +181,7 @@ class GoogleAdapter(GatewayAdapter):
                     raise PayloadError(f"{where}: model name {name!r} is not 'models/<id>'")
                 yield name[len(NAME_PREFIX) :], raw
 
-    def normalize(self, gateway_model_id: str, raw: Any) -> Model:
-        """One Gemini API model."""
-        try:
-            return self._normalize(gateway_model_id, expect_dict(raw, "entry"))
-        except PayloadError as exc:
-            raise entry_error(self.gateway, gateway_model_id, exc) from exc
-
-    def _normalize(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
+    def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
         description = optional_text(raw.get("description"), "description")
         deprecated, deprecated_on = deprecation(description) if description else (False, None)
         methods = string_tuple(raw.get("supportedGenerationMethods"), "supportedGenerationMethods")

@@ -44,16 +44,15 @@ from modelsync.gateways.base import (
     canonical_id,
     cheapest,
     expect_dict,
-    expect_list,
     optional_dict,
     optional_list,
     optional_text,
+    page_entries,
     positive_int,
     price,
     slugify,
     split_author,
     string_tuple,
-    type_name,
 )
 
 VOLATILE_PROVIDER_FIELDS = frozenset({"throughput", "first_token_latency_ms"})
@@ -80,10 +79,6 @@ class HuggingFaceAdapter(GatewayAdapter):
 
     kind = "huggingface"
 
-    def first_request(self, config: GatewayConfig) -> PageRequest:
-        """One GET of the router list (the token is optional)."""
-        return PageRequest(url=config.base_url, headers=self.auth_headers(config.api_key))
-
     def next_request(
         self, config: GatewayConfig, previous: PageRequest, page: Page
     ) -> PageRequest | None:
@@ -100,34 +95,12 @@ class HuggingFaceAdapter(GatewayAdapter):
 
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Each ``data[]`` item with ``object`` "model" (or none), keyed by its repo id."""
-        for number, page in enumerate(pages, 1):
-            document = expect_dict(page.document, f"{self.gateway} page {number}")
-            data = expect_list(document.get("data"), f"{self.gateway} page {number}: data")
-            for index, item in enumerate(data):
-                if type(item) is not dict:
-                    raise PayloadError(
-                        f"{self.gateway} page {number} data[{index}]: expected an object, "
-                        f"got {type_name(item)}"
-                    )
-                if item.get("object") not in (None, "model"):
-                    continue
-                model_id = item.get("id")
-                if type(model_id) is not str or not model_id:
-                    raise PayloadError(
-                        f"{self.gateway} page {number} data[{index}]: id must be a non-empty "
-                        f"string, got {model_id!r}"
-                    )
+        for model_id, item in page_entries(self.gateway, pages, "data"):
+            if item.get("object") in (None, "model"):
                 yield model_id, item
 
-    def normalize(self, gateway_model_id: str, raw: Any) -> Model:
-        """One router item to a model (see the module docstring for the merge rules)."""
-        try:
-            return self._normalize(gateway_model_id, raw)
-        except PayloadError as error:
-            raise PayloadError(f"{self.gateway} model {gateway_model_id!r}: {error}") from None
-
-    def _normalize(self, gateway_model_id: str, raw: Any) -> Model:
-        entry = expect_dict(raw, "entry")
+    def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
+        entry = raw
         architecture = optional_dict(entry.get("architecture"), "architecture")
         providers = optional_list(entry.get("providers"), "providers")
         offers: list[Offer] = []

@@ -41,9 +41,7 @@ from modelsync.domain import NO_PRICING, Model, ModelStatus, Pricing
 from modelsync.errors import PayloadError
 from modelsync.gateways.base import (
     GatewayAdapter,
-    GatewayConfig,
     Page,
-    PageRequest,
     RawEntry,
     canonical_id,
     expect_dict,
@@ -51,7 +49,6 @@ from modelsync.gateways.base import (
     positive_int,
     price,
     string_tuple,
-    type_name,
 )
 
 NOT_MODELS = frozenset({"sample_spec"})
@@ -130,10 +127,6 @@ class LiteLLMAdapter(GatewayAdapter):
 
     kind = "litellm"
 
-    def first_request(self, config: GatewayConfig) -> PageRequest:
-        """The catalog file in one GET."""
-        return PageRequest(url=config.base_url, headers=self.auth_headers(config.api_key))
-
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Every ``key: {...litellm_provider...}`` pair except ``sample_spec``."""
         for number, page in enumerate(pages, 1):
@@ -142,16 +135,7 @@ class LiteLLMAdapter(GatewayAdapter):
                 if type(value) is dict and "litellm_provider" in value and key not in NOT_MODELS:
                     yield key, value
 
-    def normalize(self, gateway_model_id: str, raw: Any) -> Model:
-        """One catalog entry to a model."""
-        try:
-            return self._normalize(gateway_model_id, raw)
-        except PayloadError as error:
-            raise PayloadError(f"{self.gateway} model {gateway_model_id!r}: {error}") from None
-
-    def _normalize(self, key: str, raw: Any) -> Model:
-        if type(raw) is not dict:
-            raise PayloadError(f"expected an object, got {type_name(raw)}")
+    def build(self, key: str, raw: dict[str, Any]) -> Model:
         get = raw.get
         provider = get("litellm_provider")
         if type(provider) is not str or not provider:

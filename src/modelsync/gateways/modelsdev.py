@@ -34,9 +34,7 @@ from modelsync.domain import NO_PRICING, Model, ModelStatus, Pricing
 from modelsync.errors import PayloadError
 from modelsync.gateways.base import (
     GatewayAdapter,
-    GatewayConfig,
     Page,
-    PageRequest,
     RawEntry,
     canonical_id,
     expect_dict,
@@ -114,10 +112,6 @@ class ModelsDevAdapter(GatewayAdapter):
 
     kind = "modelsdev"
 
-    def first_request(self, config: GatewayConfig) -> PageRequest:
-        """The whole catalog in one GET."""
-        return PageRequest(url=config.base_url, headers=self.auth_headers(config.api_key))
-
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Every ``models`` item of every provider, keyed ``<provider_id>/<model_id>``."""
         for number, page in enumerate(pages, 1):
@@ -134,16 +128,7 @@ class ModelsDevAdapter(GatewayAdapter):
                         raise PayloadError(f"{where}: a model has an empty id")
                     yield f"{provider_id}/{model_id}", model
 
-    def normalize(self, gateway_model_id: str, raw: Any) -> Model:
-        """One provider's model to a normalized model."""
-        try:
-            return self._normalize(gateway_model_id, raw)
-        except PayloadError as error:
-            raise PayloadError(f"{self.gateway} model {gateway_model_id!r}: {error}") from None
-
-    def _normalize(self, gateway_model_id: str, raw: Any) -> Model:
-        if type(raw) is not dict:
-            raise PayloadError(f"expected an object, got {type_name(raw)}")
+    def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
         get = raw.get
         provider_id, _, model_id = gateway_model_id.partition("/")
         extra = {k: v for k, v in raw.items() if k not in _CONSUMED}

@@ -42,6 +42,7 @@ from modelsync.gateways.base import (
     iso_date,
     optional_dict,
     optional_text,
+    page_entries,
     positive_int,
     price,
     slugify,
@@ -138,27 +139,10 @@ class NearAdapter(GatewayAdapter):
 
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Each ``models[]`` item keyed by its ``modelId``."""
-        for number, page in enumerate(pages, 1):
-            document = expect_dict(page.document, f"{self.gateway} page {number}")
-            models = expect_list(document.get("models"), f"{self.gateway} page {number}: models")
-            for index, item in enumerate(models):
-                where = f"{self.gateway} page {number} models[{index}]"
-                if type(item) is not dict:
-                    raise PayloadError(f"{where}: expected an object, got {type_name(item)}")
-                model_id = item.get("modelId")
-                if type(model_id) is not str or not model_id:
-                    raise PayloadError(f"{where}: modelId must be a non-empty string")
-                yield model_id, item
+        return page_entries(self.gateway, pages, "models", id_key="modelId")
 
-    def normalize(self, gateway_model_id: str, raw: Any) -> Model:
-        """One ``models[]`` item to a model."""
-        try:
-            return self._normalize(gateway_model_id, raw)
-        except PayloadError as error:
-            raise PayloadError(f"{self.gateway} model {gateway_model_id!r}: {error}") from None
-
-    def _normalize(self, gateway_model_id: str, raw: Any) -> Model:
-        entry = expect_dict(raw, "entry")
+    def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
+        entry = raw
         meta = optional_dict(entry.get("metadata"), "metadata")
         architecture = optional_dict(meta.get("architecture"), "metadata.architecture")
         prompt = near_cost(entry.get("inputCostPerToken"), "inputCostPerToken")

@@ -47,6 +47,7 @@ from modelsync.gateways.base import (
     canonical_id,
     expect_dict,
     iso_date,
+    listed_entries,
     optional_text,
     positive_int,
     price,
@@ -57,11 +58,8 @@ from modelsync.gateways.base import (
 )
 from modelsync.gateways.openrouter import (
     architecture_modalities,
-    entry_error,
-    listed_entries,
     openrouter_pricing,
     remaining,
-    request_params,
     sub_object,
 )
 
@@ -185,11 +183,7 @@ class OpenAICompatAdapter(GatewayAdapter):
     def first_request(self, config: GatewayConfig) -> PageRequest:
         """Bearer and the configured params; also reads ``options["price_unit"]``."""
         self.price_scale = price_scale(config)
-        return PageRequest(
-            url=config.base_url,
-            params=request_params(config),
-            headers=self.auth_headers(config.api_key),
-        )
+        return super().first_request(config)
 
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Each object of every page's ``data`` array (or of a bare array)."""
@@ -206,13 +200,6 @@ class OpenAICompatAdapter(GatewayAdapter):
             raise PayloadError(f"{where}: data must be a list, got {type_name(data)}")
         return data
 
-    def normalize(self, gateway_model_id: str, raw: Any) -> Model:
-        """One entry, whichever known spelling it uses."""
-        try:
-            return self._normalize(gateway_model_id, expect_dict(raw, "entry"))
-        except PayloadError as exc:
-            raise entry_error(self.gateway, gateway_model_id, exc) from exc
-
     def prices(self, raw: Mapping[str, Any], extra: dict[str, Any]) -> Pricing:
         """The entry's prices; keys it does not convert go to ``extra``."""
         pricing, rest = openrouter_pricing(raw.get("pricing"), scale=self.price_scale)
@@ -220,7 +207,7 @@ class OpenAICompatAdapter(GatewayAdapter):
             extra["pricing"] = rest
         return pricing
 
-    def _normalize(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
+    def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
         owned_by = raw.get("owned_by")
         if owned_by is not None and type(owned_by) is not str:
             raise PayloadError(f"owned_by must be a string, got {type_name(owned_by)}")

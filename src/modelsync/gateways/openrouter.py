@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from modelsync.domain import NO_PRICING, Model, ModelStatus, Pricing
-from modelsync.errors import ConfigError, PayloadError
+from modelsync.errors import PayloadError
 from modelsync.gateways.base import (
     GatewayAdapter,
     GatewayConfig,
@@ -39,9 +39,9 @@ from modelsync.gateways.base import (
     RawEntry,
     canonical_id,
     expect_dict,
-    expect_list,
     iso_date,
     optional_text,
+    page_entries,
     positive_int,
     price,
     slugify,
@@ -52,39 +52,6 @@ from modelsync.gateways.base import (
 
 # --------------------------------------------------------------------------------------------
 # Helpers shared by the openrouter, openai_compat, together, fireworks and google adapters
-
-
-def request_params(
-    config: GatewayConfig, defaults: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """The query parameters of a first request: ``defaults`` overridden by ``options["params"]``."""
-    params = dict(defaults or {})
-    extra = config.options.get("params")
-    if extra is None:
-        return params
-    if not isinstance(extra, Mapping):
-        raise ConfigError(f"gateway {config.name!r}: options.params must be a table of strings")
-    for key, value in extra.items():
-        params[str(key)] = ("true" if value else "false") if isinstance(value, bool) else str(value)
-    return params
-
-
-def listed_entries(items: list[Any], where: str, id_key: str = "id") -> Iterator[RawEntry]:
-    """``(id, entry)`` per object of a listed array; a non-object or a missing id is an error."""
-    for index, item in enumerate(items):
-        if type(item) is not dict:
-            raise PayloadError(f"{where}[{index}]: expected an object, got {type_name(item)}")
-        model_id = item.get(id_key)
-        if type(model_id) is not str or not model_id.strip():
-            raise PayloadError(
-                f"{where}[{index}]: {id_key} must be a non-empty string, got {model_id!r}"
-            )
-        yield model_id, item
-
-
-def entry_error(gateway: str, model_id: str, error: PayloadError) -> PayloadError:
-    """``error`` prefixed with the gateway and the entry it is about."""
-    return PayloadError(f"{gateway} model {model_id!r}: {error}")
 
 
 def sub_object(raw: Mapping[str, Any], key: str) -> dict[str, Any]:
@@ -199,14 +166,6 @@ class OpenRouterAdapter(GatewayAdapter):
     kind = "openrouter"
     default_params: Mapping[str, str] = {"output_modalities": "all"}
 
-    def first_request(self, config: GatewayConfig) -> PageRequest:
-        """Every output modality, plus the configured params; Bearer only when a key is set."""
-        return PageRequest(
-            url=config.base_url,
-            params=request_params(config, self.default_params),
-            headers=self.auth_headers(config.api_key),
-        )
-
     def next_request(
         self, config: GatewayConfig, previous: PageRequest, page: Page
     ) -> PageRequest | None:
@@ -225,19 +184,9 @@ class OpenRouterAdapter(GatewayAdapter):
 
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Each object of every page's ``data`` array."""
-        for number, page in enumerate(pages, 1):
-            where = f"{self.gateway} page {number}"
-            document = expect_dict(page.document, where)
-            yield from listed_entries(expect_list(document.get("data"), f"{where}: data"), where)
+        return page_entries(self.gateway, pages, "data")
 
-    def normalize(self, gateway_model_id: str, raw: Any) -> Model:
-        """One OpenRouter model (see the module docstring for every rule)."""
-        try:
-            return self._normalize(gateway_model_id, expect_dict(raw, "entry"))
-        except PayloadError as exc:
-            raise entry_error(self.gateway, gateway_model_id, exc) from exc
-
-    def _normalize(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
+    def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
         model_id, provider = openrouter_identity(gateway_model_id, self.gateway)
         inputs, outputs, architecture = architecture_modalities(sub_object(raw, "architecture"))
         top = sub_object(raw, "top_provider")

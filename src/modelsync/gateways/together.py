@@ -35,12 +35,11 @@ from modelsync.domain import NO_PRICING, Model, Pricing
 from modelsync.errors import PayloadError
 from modelsync.gateways.base import (
     GatewayAdapter,
-    GatewayConfig,
     Page,
-    PageRequest,
     RawEntry,
     canonical_id,
     expect_dict,
+    listed_entries,
     optional_text,
     positive_int,
     price,
@@ -48,7 +47,7 @@ from modelsync.gateways.base import (
     split_author,
     type_name,
 )
-from modelsync.gateways.openrouter import entry_error, listed_entries, remaining, request_params
+from modelsync.gateways.openrouter import remaining
 
 TOKEN_TYPES = frozenset({"chat", "language", "code", "moderation", "embedding", "rerank"})
 """Model types whose ``pricing.input``/``output`` are USD per 1M tokens."""
@@ -110,14 +109,6 @@ class TogetherAdapter(GatewayAdapter):
 
     kind = "together"
 
-    def first_request(self, config: GatewayConfig) -> PageRequest:
-        """Bearer and the configured params."""
-        return PageRequest(
-            url=config.base_url,
-            params=request_params(config),
-            headers=self.auth_headers(config.api_key),
-        )
-
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Each object of the bare array every page is."""
         for number, page in enumerate(pages, 1):
@@ -128,14 +119,7 @@ class TogetherAdapter(GatewayAdapter):
                 )
             yield from listed_entries(page.document, where)
 
-    def normalize(self, gateway_model_id: str, raw: Any) -> Model:
-        """One Together model."""
-        try:
-            return self._normalize(gateway_model_id, expect_dict(raw, "entry"))
-        except PayloadError as exc:
-            raise entry_error(self.gateway, gateway_model_id, exc) from exc
-
-    def _normalize(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
+    def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
         model_type = optional_text(raw.get("type"), "type")
         organization = optional_text(raw.get("organization"), "organization")
         model_id, provider = together_identity(gateway_model_id, organization, self.gateway)

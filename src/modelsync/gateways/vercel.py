@@ -27,24 +27,20 @@ from functools import lru_cache
 from typing import Any
 
 from modelsync.domain import NO_PRICING, Model, ModelStatus, Pricing
-from modelsync.errors import PayloadError
 from modelsync.gateways.base import (
     GatewayAdapter,
-    GatewayConfig,
     Page,
-    PageRequest,
     RawEntry,
     canonical_id,
     expect_dict,
-    expect_list,
     iso_date,
     optional_text,
+    page_entries,
     positive_int,
     price,
     slugify,
     split_author,
     string_tuple,
-    type_name,
 )
 
 _CONSUMED = frozenset(
@@ -82,35 +78,14 @@ class VercelAdapter(GatewayAdapter):
 
     kind = "vercel"
 
-    def first_request(self, config: GatewayConfig) -> PageRequest:
-        """The whole list in one GET (no key needed)."""
-        return PageRequest(url=config.base_url, headers=self.auth_headers(config.api_key))
-
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Each ``data[]`` item with ``object`` "model" (or none), keyed by ``id``."""
-        for number, page in enumerate(pages, 1):
-            document = expect_dict(page.document, f"{self.gateway} page {number}")
-            data = expect_list(document.get("data"), f"{self.gateway} page {number}: data")
-            for index, item in enumerate(data):
-                where = f"{self.gateway} page {number} data[{index}]"
-                if type(item) is not dict:
-                    raise PayloadError(f"{where}: expected an object, got {type_name(item)}")
-                if item.get("object") not in (None, "model"):
-                    continue
-                model_id = item.get("id")
-                if type(model_id) is not str or not model_id:
-                    raise PayloadError(f"{where}: id must be a non-empty string")
+        for model_id, item in page_entries(self.gateway, pages, "data"):
+            if item.get("object") in (None, "model"):
                 yield model_id, item
 
-    def normalize(self, gateway_model_id: str, raw: Any) -> Model:
-        """One ``data[]`` item to a model."""
-        try:
-            return self._normalize(gateway_model_id, raw)
-        except PayloadError as error:
-            raise PayloadError(f"{self.gateway} model {gateway_model_id!r}: {error}") from None
-
-    def _normalize(self, gateway_model_id: str, raw: Any) -> Model:
-        entry = expect_dict(raw, "entry")
+    def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
+        entry = raw
         extra = {k: v for k, v in entry.items() if k not in _CONSUMED}
         pricing = NO_PRICING
         if entry.get("pricing") is not None:
