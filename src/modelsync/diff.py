@@ -81,3 +81,19 @@ def diff_catalogs(
         if entry.presence is not Presence.REMOVED and model_id not in current
     ]
     return result
+
+
+def stale_extras(previous: Mapping[str, CatalogEntry], current: Mapping[str, Model]) -> list[Model]:
+    """Present models whose compared fields are unchanged but whose ``extra`` moved on.
+
+    ``extra`` is never compared (several gateways stamp volatile values into it), so a poll
+    does not rewrite these models; the daily full resync refreshes them with this list.
+    """
+    stale = []
+    for model_id, model in current.items():
+        entry = previous.get(model_id)
+        if entry is None or entry.presence is not Presence.PRESENT or model is entry.model:
+            continue
+        if model == entry.model and model.extra != entry.model.extra:
+            stale.append(model)
+    return stale

@@ -358,3 +358,30 @@ async def test_unknown_gateway_is_a_config_error(runner: SyncRunner) -> None:
     """An unknown name raises ConfigError listing the known gateways."""
     with pytest.raises(ConfigError, match="known gateways: openrouter, groq"):
         await runner.run("nope")
+
+
+async def test_full_resync_refreshes_extra_without_recording_a_change(tmp_path: Path) -> None:
+    """A field kept in ``extra`` moves: polls leave the row, the full resync rewrites it."""
+    async with open_harness(tmp_path, etag=False) as harness:
+        runner = await harness.runner()
+        await runner.run("openrouter")
+        await harness.mutate(
+            gateway="openrouter", op="set_field", model_id=SONNET, field="hugging_face_id",
+            value="anthropic/sonnet-weights",
+        )  # fmt: skip
+        poll = await runner.run("openrouter")
+        store = harness.stores[0]
+        before = {
+            m.model.gateway_model_id: m
+            for m in await store.model_offers("anthropic/claude-sonnet-4.5")
+        }
+        full = await runner.run("openrouter", full=True)
+        after = {
+            m.model.gateway_model_id: m
+            for m in await store.model_offers("anthropic/claude-sonnet-4.5")
+        }
+        changes = await store.list_changes(since=0, gateway="openrouter", limit=1000)
+    assert (poll.outcome, full.outcome) == (RunOutcome.UNCHANGED, RunOutcome.UNCHANGED)
+    assert before[SONNET].model.extra.get("hugging_face_id") != "anthropic/sonnet-weights"
+    assert after[SONNET].model.extra["hugging_face_id"] == "anthropic/sonnet-weights"
+    assert all(change.change.kind.value == "added" for change in changes)

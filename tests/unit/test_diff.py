@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelsync.diff import diff_catalogs, field_diff
+from modelsync.diff import diff_catalogs, field_diff, stale_extras
 from modelsync.domain import CatalogEntry, Model, Presence, Pricing
 
 
@@ -107,3 +107,20 @@ def test_partition_property(old: dict[str, str], new: dict[str, str]) -> None:
     assert absent == old.keys() - new.keys()
     assert updated == {k for k in old.keys() & new.keys() if old[k] != new[k]}
     assert result.unchanged == len(old.keys() & new.keys()) - len(updated)
+
+
+def test_stale_extras_are_present_models_whose_extra_alone_moved() -> None:
+    """Only present, otherwise-equal models with a different extra need a refresh."""
+    kept = m("kept", extra={"created": 1})
+    previous = {
+        **entries(m("moved", extra={"created": 1}), kept, m("priced", extra={"a": 1})),
+        **entries(m("away", extra={"created": 1}), presence=Presence.MISSING),
+    }
+    current = {
+        "moved": m("moved", extra={"created": 2}),
+        "kept": kept,
+        "priced": m("priced", "2", extra={"a": 2}),
+        "away": m("away", extra={"created": 2}),
+        "new": m("new", extra={"created": 2}),
+    }
+    assert [model.gateway_model_id for model in stale_extras(previous, current)] == ["moved"]

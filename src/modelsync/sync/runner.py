@@ -24,7 +24,7 @@ import structlog
 
 from modelsync.clock import Clock
 from modelsync.config import ResolvedGateway
-from modelsync.diff import diff_catalogs
+from modelsync.diff import diff_catalogs, stale_extras
 from modelsync.domain import (
     CatalogEntry,
     ChangeKind,
@@ -305,6 +305,9 @@ class SyncRunner:
             policy=self._guard,
         )
         outcome = RunOutcome.UNCHANGED if plan.is_empty else RunOutcome.CHANGED
+        if full:  # the daily full resync also rewrites the never-compared extra fields
+            refreshed = stale_extras(previous, snapshot.models)
+            plan = replace(plan, upserts=(*plan.upserts, *refreshed)) if refreshed else plan
         record = self._record(
             name, trigger, outcome, started,
             listing=listing, full=full, total_models=plan.total_models, plan=plan,
