@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
+from catalog_checks import check_catalog
 
 from conftest import PROJECT_FIXTURES, shared_fixture
 from modelsync.domain import Model
@@ -32,15 +33,6 @@ def parse(document: Any) -> list[Model]:
 
 def by_id(models: list[Model]) -> dict[str, Model]:
     return {model.gateway_model_id: model for model in models}
-
-
-def assert_sane(models: list[Model]) -> None:
-    ids = [model.gateway_model_id for model in models]
-    assert len(ids) == len(set(ids))
-    for model in models:
-        for value in (model.pricing.prompt, model.pricing.completion):
-            assert value is None or (isinstance(value, Decimal) and value >= 0)
-        assert model.id == model.id.lower()
 
 
 def test_docs_extract_item() -> None:
@@ -95,7 +87,7 @@ def test_full_list_counts_and_sanity() -> None:
     """Five models, unique ids, prices Decimal >= 0 or None, modalities sorted."""
     models = parse(orjson.loads(FIXTURE.read_bytes()))
     assert len(models) == 5
-    assert_sane(models)
+    check_catalog(models)
     assert by_id(models)["google/gemma-3-27b-it"].input_modalities == ("image", "text")
 
 

@@ -9,9 +9,10 @@ from typing import Any
 import brotli
 import orjson
 import pytest
+from catalog_checks import by_gateway_id, check_catalog
 
 from conftest import shared_fixture
-from modelsync.domain import PRICE_FIELDS, Model, ModelStatus
+from modelsync.domain import Model, ModelStatus
 from modelsync.errors import ConfigError, PayloadError
 from modelsync.gateways.base import GatewayConfig, Page, PageRequest
 from modelsync.gateways.openrouter import (
@@ -39,27 +40,6 @@ def load(relative: str) -> Any:
 def parse(*documents: Any) -> list[Model]:
     """Every model of the given pages."""
     return OpenRouterAdapter("openrouter").parse([Page(document) for document in documents])
-
-
-def by_gateway_id(models: list[Model]) -> dict[str, Model]:
-    """Models keyed by their gateway id."""
-    return {model.gateway_model_id: model for model in models}
-
-
-def check_catalog(models: list[Model]) -> None:
-    """Every price a Decimal >= 0 or None, unique gateway ids, lower-case ids, sorted lists."""
-    assert len({model.gateway_model_id for model in models}) == len(models)
-    for model in models:
-        assert model.id == model.id.lower()
-        assert "/" in model.id
-        for name in PRICE_FIELDS:
-            value = getattr(model.pricing, name)
-            assert value is None or (isinstance(value, Decimal) and value >= 0)
-        for values in (model.input_modalities, model.output_modalities, model.supported_parameters):
-            assert list(values) == sorted(set(values))
-        assert model.context_length is None or model.context_length > 0
-        assert model.max_output_tokens is None or model.max_output_tokens > 0
-        assert "created" not in model.fields()
 
 
 @pytest.mark.shared_fixtures

@@ -12,22 +12,8 @@ import httpx
 
 from modelsync.domain import RunOutcome
 from modelsync.errors import ConfigError, ModelsyncError
+from modelsync.sync.health import STATUS_FIELDS
 from modelsync.sync.runner import RunSummary
-
-STATUS_KEYS = (
-    "gateway",
-    "status",
-    "tier",
-    "interval_s",
-    "last_attempt_at",
-    "last_success_at",
-    "last_outcome",
-    "last_error",
-    "consecutive_failures",
-    "next_run_at",
-    "model_count",
-    "version",
-)
 
 
 def _client(base_url: str, token: str | None, *, timeout_s: float) -> httpx.Client:
@@ -89,4 +75,4 @@ def remote_status(base_url: str, token: str | None, gateway: str | None) -> list
     """``GET /api/sync/status``, each row cut to the keys ``modelsync status --json`` prints."""
     params = {"gateway": gateway} if gateway else None
     answer = _request(base_url, token, "GET", "/api/sync/status", params=params)
-    return [{key: row.get(key) for key in STATUS_KEYS} for row in answer["gateways"]]
+    return [{key: row.get(key) for key in STATUS_FIELDS} for row in answer["gateways"]]

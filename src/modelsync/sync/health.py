@@ -25,6 +25,23 @@ def gateway_health(state: GatewayState, *, failing_after: int) -> GatewayHealth:
     return GatewayHealth.DEGRADED
 
 
+STATUS_FIELDS = (
+    "gateway",
+    "status",
+    "tier",
+    "interval_s",
+    "last_attempt_at",
+    "last_success_at",
+    "last_outcome",
+    "last_error",
+    "consecutive_failures",
+    "next_run_at",
+    "model_count",
+    "version",
+)
+"""The keys of :func:`status_json`, in order: what ``modelsync status --json`` prints."""
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
