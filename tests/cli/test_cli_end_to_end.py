@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from conftest import POSTGRES_URL, service_unavailable
+from conftest import POSTGRES_URL, free_port, service_unavailable
 from modelsync.gateways.registry import BUILTIN
 from modelsync.store.migrate import head_revision
 
@@ -35,14 +34,6 @@ SONNET = "anthropic/claude-sonnet-4.5"
 """An OpenRouter model of the built-in catalog at USD 3 / 15 per 1M tokens."""
 COMMAND_TIMEOUT_S = 60
 KEY_VARIABLES = {spec.key_env for spec in BUILTIN if spec.key_env}
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def clean_environment() -> dict[str, str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -21,19 +20,13 @@ from typing import Any
 import httpx
 import pytest
 
+from conftest import free_port
 from modelsync.gateways.registry import BUILTIN
 from modelsync.sync.health import STATUS_FIELDS
 
 BIN = Path(sys.executable).parent
 GATEWAYS = sorted(spec.name for spec in BUILTIN)
 KEY_VARIABLES = {spec.key_env for spec in BUILTIN if spec.key_env}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def clean_environment() -> dict[str, str]:

@@ -11,9 +11,6 @@ next run succeeds and resets the count.
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from conftest import serving
 from modelsync.clock import ManualClock
 from modelsync.config import HttpSettings, Settings
 from modelsync.domain import RunOutcome
@@ -81,22 +79,9 @@ CASES = [
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
     """The simulator (built-in catalogs, frozen clock) under uvicorn, in a thread, on loopback."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
     config = SimulatorConfig(use_fixtures=False, clock=ManualClock())
-    server = build_server("127.0.0.1", port, config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "the simulator stopped while starting"
-        assert time.monotonic() < deadline, "the simulator did not start within 10 s"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serving(build_server("127.0.0.1", 0, config)) as base:
+        yield base
 
 
 def admin(upstream: str, method: str, path: str, **kwargs: Any) -> Any:

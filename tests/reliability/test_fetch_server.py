@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import socket
-import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -20,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from conftest import serving
 from modelsync.errors import BodyTooLarge, RateLimited, TransientFetchError
 from modelsync.fetch import Fetcher, FetchPolicy, Validators, build_client
 
@@ -99,24 +99,11 @@ APP = Starlette(
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
     """A uvicorn server for this module, in a thread, on a free loopback port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
     config = uvicorn.Config(
         APP, http="h11", ws="none", lifespan="off", log_level="warning", access_log=False
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        assert time.monotonic() < deadline, "uvicorn did not start within 10 s"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serving(uvicorn.Server(config)) as base:
+        yield base
 
 
 class Sleeps:
