@@ -35,6 +35,19 @@ class PageRequest:
     headers: Mapping[str, str] = field(default_factory=dict)
     page: int = 1
 
+    def following(
+        self, *, url: str | None = None, params: Mapping[str, str] | None = None
+    ) -> PageRequest:
+        """The next page's request (same headers); past MAX_PAGES the cursor must be looping."""
+        if self.page >= MAX_PAGES:
+            raise PayloadError(f"more than {MAX_PAGES} pages: the pagination cursor loops")
+        return PageRequest(
+            url=self.url if url is None else url,
+            params=self.params if params is None else params,
+            headers=self.headers,
+            page=self.page + 1,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Page:

@@ -27,7 +27,6 @@ from typing import Any
 from modelsync.domain import Model, ModelStatus
 from modelsync.errors import ConfigError, PayloadError
 from modelsync.gateways.base import (
-    MAX_PAGES,
     GatewayAdapter,
     GatewayConfig,
     Page,
@@ -108,14 +107,7 @@ class FalAdapter(GatewayAdapter):
             raise PayloadError(f"{where}: has_more without a next_cursor (got {cursor!r})")
         if cursor == previous.params.get("cursor"):
             raise PayloadError(f"{where}: next_cursor {cursor!r} repeats the current page")
-        if previous.page >= MAX_PAGES:
-            raise PayloadError(f"{self.gateway}: more than {MAX_PAGES} pages, a looping cursor?")
-        return PageRequest(
-            url=previous.url,
-            params={**previous.params, "cursor": cursor},
-            headers=previous.headers,
-            page=previous.page + 1,
-        )
+        return previous.following(params={**previous.params, "cursor": cursor})
 
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Each ``models[]`` item keyed by ``endpoint_id``, training endpoints dropped."""

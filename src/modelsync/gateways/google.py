@@ -159,12 +159,7 @@ class GoogleAdapter(GatewayAdapter):
             raise PayloadError(f"{self.gateway}: nextPageToken must be a string, got {token!r}")
         if token == previous.params.get("pageToken"):
             raise PayloadError(f"{self.gateway}: nextPageToken {token!r} repeats: the cursor loops")
-        return PageRequest(
-            url=previous.url,
-            params={**previous.params, "pageToken": token},
-            headers=previous.headers,
-            page=previous.page + 1,
-        )
+        return previous.following(params={**previous.params, "pageToken": token})
 
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Each object of every page's ``models`` (a page holding only a token may omit it)."""

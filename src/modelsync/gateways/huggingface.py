@@ -34,7 +34,6 @@ from urllib.parse import urljoin
 from modelsync.domain import NO_PRICING, Model, Pricing
 from modelsync.errors import PayloadError
 from modelsync.gateways.base import (
-    MAX_PAGES,
     GatewayAdapter,
     GatewayConfig,
     Offer,
@@ -89,9 +88,7 @@ class HuggingFaceAdapter(GatewayAdapter):
         url = urljoin(previous.url, target)
         if url == previous.url and not previous.params:
             raise PayloadError(f"{self.gateway}: Link rel=next points back to {url}")
-        if previous.page >= MAX_PAGES:
-            raise PayloadError(f"{self.gateway}: more than {MAX_PAGES} pages, a looping Link?")
-        return PageRequest(url=url, headers=previous.headers, page=previous.page + 1)
+        return previous.following(url=url, params={})
 
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Each ``data[]`` item with ``object`` "model" (or none), keyed by its repo id."""

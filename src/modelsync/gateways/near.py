@@ -30,7 +30,6 @@ from typing import Any
 from modelsync.domain import NO_PRICING, Model, ModelStatus, Pricing
 from modelsync.errors import ConfigError, PayloadError
 from modelsync.gateways.base import (
-    MAX_PAGES,
     GatewayAdapter,
     GatewayConfig,
     Page,
@@ -128,14 +127,7 @@ class NearAdapter(GatewayAdapter):
                 return None
         elif following >= _count(total, "total"):
             return None
-        if previous.page >= MAX_PAGES:
-            raise PayloadError(f"{self.gateway}: more than {MAX_PAGES} pages, a looping offset?")
-        return PageRequest(
-            url=previous.url,
-            params={**previous.params, "offset": str(following)},
-            headers=previous.headers,
-            page=previous.page + 1,
-        )
+        return previous.following(params={**previous.params, "offset": str(following)})
 
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Each ``models[]`` item keyed by its ``modelId``."""

@@ -234,4 +234,4 @@ def follow_link(previous: PageRequest, link: str) -> PageRequest:
     else:
         url = previous.url
         params = {**previous.params, "cursor": link}
-    return PageRequest(url=url, params=params, headers=previous.headers, page=previous.page + 1)
+    return previous.following(url=url, params=params)
