@@ -327,9 +327,9 @@ class Store(ABC):
 
         Implementations also keep each named gateway's ``last_webhook`` (the newest new delivery).
 
-        The webhook receiver's group commit calls this with every delivery that arrived while the
-        previous batch was committing; it passes each key at most once per call (it answers a
-        repeat itself), so one multi-row ``INSERT ... ON CONFLICT ... RETURNING key`` fits.
+        The webhook recorder calls this with the deliveries it buffered (written behind the
+        answers); it passes each key at most once per call (it answers a repeat itself), so one
+        multi-row ``INSERT ... ON CONFLICT ... RETURNING key`` fits.
         Backends should override this default (one call per delivery) with one transaction.
         """
         return [await self.record_delivery(delivery) for delivery in deliveries]

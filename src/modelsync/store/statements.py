@@ -340,7 +340,7 @@ DELIVERY_COLUMNS = (
 def sqlite_record_deliveries(rows: int) -> str:
     """:func:`record_delivery` for ``rows`` deliveries as one SQLite statement (qmark style).
 
-    The webhook receiver records every delivery, batched by group commit; bound through the
+    The webhook recorder writes every delivery, in batches behind the answers; bound through the
     driver (``exec_driver_sql``) it costs a few microseconds a row, where SQLAlchemy's per-row
     parameter processing costs ten times that. Same semantics as :func:`record_delivery`.
     """

@@ -54,7 +54,7 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing or bad signature, stale timestamp, or no secret configured"},
     413: {"description": "body over the limit (1 MiB)"},
     422: {"description": "valid JSON of the wrong shape, an unknown gateway or event"},
-    503: {"description": "the delivery could not be recorded; retry"},
+    503: {"description": "the delivery could not be recorded; retry (a recorder that raises)"},
 }
 
 

@@ -8,7 +8,8 @@ Framework-independent; the web layer hands it the request's headers and body and
     verify   signature, timestamp (before any JSON is parsed)     401
     parse    orjson, then the seed scheme's body timestamp (401), 400 invalid JSON
              then the strict shape and known gateways             422 wrong shape
-    record   idempotency key through the recorder (durable first) 200 duplicate, 503 store down
+    record   idempotency key through the recorder (a recorder      200 duplicate, 503 when the
+             that cannot record raises StoreError)                 recorder raises StoreError
     act      invalidate the section 7 tags, request a coalesced
              verification sync of each gateway (never awaited)    202 accepted
 
