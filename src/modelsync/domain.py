@@ -149,6 +149,9 @@ class Model:
     supported_parameters: tuple[str, ...] = ()
     status: ModelStatus = ModelStatus.ACTIVE
     deprecation_date: str | None = None
+    variants: tuple[str, ...] = field(default=(), compare=False)
+    """How this gateway serves the model (``free``, ``turbo``, ``fp8``...): the offer's, not the
+    model's. Derived from the gateway model id by the identity rules, so never compared."""
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     _fields: dict[str, JSONValue] | None = field(
         default=None, init=False, repr=False, compare=False, hash=False
@@ -204,6 +207,7 @@ class Model:
             "supported_parameters": flat["supported_parameters"],
             "status": self.status.value,
             "deprecation_date": self.deprecation_date,
+            "variants": list(self.variants),
             "extra": dict(self.extra),
         }
 
@@ -232,6 +236,7 @@ class Model:
             supported_parameters=tuple(data.get("supported_parameters") or ()),
             status=ModelStatus(data.get("status") or ModelStatus.ACTIVE),
             deprecation_date=data.get("deprecation_date"),
+            variants=tuple(data.get("variants") or ()),
             extra=data.get("extra") or {},
         )
 

@@ -55,8 +55,8 @@ def test_duplicates_are_merged() -> None:
     ("name", "canonical", "prompt", "completion", "context"),
     [
         ("deepseek/deepseek-v3.1", "deepseek/deepseek-chat-v3.1", "0.25", "1", 163840),
-        ("qwen/qwen3-32b", "qwen/qwen3-32b", "0.2", "0.6", 40960),
-        ("llama-3.1-8b-instruct", "aimo/llama-3.1-8b-instruct", "0", "0", 131072),
+        ("qwen/qwen3-32b", "qwen/qwen-3-32b", "0.2", "0.6", 40960),
+        ("llama-3.1-8b-instruct", "meta-llama/llama-3.1-8b-instruct", "0", "0", 131072),
         ("mistralai/mistral-small-3.2", "mistralai/mistral-small-3.2", None, None, None),
     ],
 )
@@ -89,7 +89,7 @@ def test_names_and_extra() -> None:
         ({"name": "gpt-4o", "canonical_slug": "openai/gpt-4o-2024-08-06"},
          "openai/gpt-4o-2024-08-06"),
         ({"name": "openai/gpt-4o", "canonical_slug": "gpt-4o"}, "openai/gpt-4o"),
-        ({"name": "gpt-4o"}, "aimo/gpt-4o"),
+        ({"name": "gpt-4o"}, "openai/gpt-4o"),
     ],
 )  # fmt: skip
 def test_canonical_ids(raw: dict[str, Any], canonical: str) -> None:

@@ -11,7 +11,7 @@ from conftest import shared_fixture
 from modelsync.domain import NO_PRICING, Model
 from modelsync.errors import ConfigError, PayloadError
 from modelsync.gateways.base import GatewayConfig, Page
-from modelsync.gateways.fireworks import FireworksAdapter, account_of, fireworks_identity
+from modelsync.gateways.fireworks import FireworksAdapter, account_of
 from modelsync.gateways.registry import build_adapter, builtin_specs
 
 RECORDED = "providers/fireworks/fireworks_inference_v1_models_2025-07-25_rajashekar-lc.json"
@@ -29,13 +29,17 @@ def config(**options: Any) -> GatewayConfig:
 
 
 @pytest.mark.shared_fixtures
-def test_recorded_list_keeps_public_models_only() -> None:
-    """The key owner's private accounts (instacart, sentientfoundation...) are dropped."""
-    models = FireworksAdapter("fireworks").parse([recorded_page()])
-    assert len(models) == 23
-    assert all(m.gateway_model_id.startswith("accounts/fireworks/models/") for m in models)
-    assert len({m.gateway_model_id for m in models}) == 23
-    assert all(m.id.startswith("fireworks/") and m.id == m.id.lower() for m in models)
+def test_recorded_list_keeps_every_public_model() -> None:
+    """Every account's callable models stay; the key owner's fine-tune is dropped and counted."""
+    adapter = FireworksAdapter("fireworks")
+    models = adapter.parse([recorded_page()])
+    assert len(models) == 26
+    kept = {m.gateway_model_id for m in models}
+    assert "accounts/perplexity/models/r1-1776" in kept
+    assert "accounts/sentientfoundation/models/dobby-unhinged-llama-3-3-70b-new" in kept
+    assert "accounts/instacart/models/srl-finetune-0417-debug" not in kept
+    assert adapter.filtered == {"private fine-tune (HF_PEFT_ADDON)": 1}
+    assert all(m.id == m.id.lower() and "accounts" not in m.id for m in models)
     assert all(m.pricing is NO_PRICING for m in models)
 
 
@@ -44,8 +48,9 @@ def test_recorded_spot_values() -> None:
     """Context length, image input, tools, image output, extra."""
     models = {m.gateway_model_id: m for m in FireworksAdapter("fireworks").parse([recorded_page()])}
     scout = models["accounts/fireworks/models/llama4-scout-instruct-basic"]
-    assert scout.id == "fireworks/llama4-scout-instruct-basic"
-    assert scout.provider_slug == "fireworks"
+    assert scout.id == "meta-llama/llama-4-scout-17b-16e-instruct"
+    assert scout.provider_slug == "meta-llama"
+    assert scout.variants == ("basic",)
     assert scout.context_length == 10485760
     assert scout.input_modalities == ("image", "text")
     assert scout.output_modalities == ("text",)
@@ -68,60 +73,71 @@ def test_recorded_spot_values() -> None:
 
 @pytest.mark.shared_fixtures
 @pytest.mark.parametrize(
-    ("options", "count"),
+    ("options", "count", "filtered"),
     [
-        ({}, 23),
-        ({"public_accounts": ["fireworks", "perplexity"]}, 24),
-        ({"public_accounts": "perplexity"}, 1),
-        ({"public_accounts": []}, 0),
+        ({}, 26, {"private fine-tune (HF_PEFT_ADDON)": 1}),
+        ({"public_accounts": ["fireworks", "instacart"]}, 27, {}),
+        ({"private_accounts": "sentientfoundation"}, 25,
+         {"private fine-tune (HF_PEFT_ADDON)": 1, "account in private_accounts": 1}),
+        ({"private_accounts": ["instacart", "perplexity"]}, 25, {"account in private_accounts": 2}),
     ],
-)
-def test_public_accounts_option(options: dict[str, Any], count: int) -> None:
-    """``options["public_accounts"]`` is read when a listing starts."""
+)  # fmt: skip
+def test_account_options(options: dict[str, Any], count: int, filtered: dict[str, int]) -> None:
+    """``public_accounts`` and ``private_accounts`` are read when a listing starts."""
     adapter = build_adapter(SPEC.adapter, SPEC.name)
     request = adapter.first_request(config(**options))
     assert request.url == "https://api.fireworks.ai/inference/v1/models"
     assert request.headers == {"Authorization": "Bearer fw"}
     assert len(adapter.parse([recorded_page()])) == count
+    assert adapter.filtered == filtered
 
 
-def test_public_accounts_at_construction_and_validated() -> None:
+def test_accounts_at_construction_and_validated() -> None:
     """The constructor takes the accounts too; a bad option is a ConfigError."""
-    page = Page({"data": [{"id": "accounts/acme/models/x"}, {"id": "accounts/fireworks/models/y"}]})
-    adapter = FireworksAdapter("fireworks", public_accounts=["acme"])
+    page = Page({"data": [{"id": "accounts/acme/models/x", "kind": "HF_PEFT_ADDON"},
+                          {"id": "accounts/fireworks/models/y"}]})  # fmt: skip
+    adapter = FireworksAdapter(
+        "fireworks", public_accounts=["acme"], private_accounts=["fireworks"]
+    )
     assert [m.id for m in adapter.parse([page])] == ["acme/x"]
     with pytest.raises(ConfigError, match="public_accounts"):
         FireworksAdapter("fireworks").first_request(config(public_accounts=[1, 2]))
+    with pytest.raises(ConfigError, match="private_accounts"):
+        FireworksAdapter("fireworks").first_request(config(private_accounts=[1]))
 
 
 def test_ids_outside_accounts_use_owned_by() -> None:
-    """An id without the accounts prefix is kept when its owner is public."""
+    """An id without the accounts prefix counts as ``owned_by``'s."""
     page = Page(
         {
             "data": [
-                {"id": "llama-v3-8b", "owned_by": "fireworks"},
-                {"id": "private-x", "owned_by": "someone"},
+                {"id": "llama-v3-8b", "owned_by": "fireworks", "kind": "HF_PEFT_ADDON"},
+                {"id": "private-x", "owned_by": "someone", "kind": "HF_PEFT_ADDON"},
                 {"id": "odd", "owned_by": ["fireworks"]},
             ]
         }
     )
-    assert [m.id for m in FireworksAdapter("fireworks").parse([page])] == ["fireworks/llama-v3-8b"]
+    models = FireworksAdapter("fireworks").parse([page])
+    assert [m.id for m in models] == ["meta-llama/llama-3-8b", "fireworks/odd"]
 
 
 @pytest.mark.parametrize(
     ("raw_id", "expected"),
     [
-        ("accounts/fireworks/models/deepseek-v3", ("fireworks/deepseek-v3", "fireworks")),
-        ("accounts/fireworks/models/Qwen2p5-VL-32B", ("fireworks/qwen2p5-vl-32b", "fireworks")),
+        ("accounts/fireworks/models/deepseek-v3", ("deepseek/deepseek-v3", "deepseek")),
+        ("accounts/fireworks/models/Qwen2p5-VL-32B", ("qwen/qwen-2.5-vl-32b", "qwen")),
+        ("accounts/fireworks/models/firesearch-ocr-v6",
+         ("fireworks/firesearch-ocr-v6", "fireworks")),
         ("accounts/perplexity/models/r1-1776", ("perplexity/r1-1776", "perplexity")),
-        ("meta/llama-3", ("meta/llama-3", "meta")),
-        ("llama-v3-8b", ("fireworks/llama-v3-8b", None)),
+        ("meta/llama-3", ("meta-llama/llama-3", "meta-llama")),
+        ("llama-v3-8b", ("meta-llama/llama-3-8b", "meta-llama")),
         ("accounts/fireworks/deployments/x", ("accounts/fireworks/deployments/x", "accounts")),
     ],
-)
+)  # fmt: skip
 def test_canonical_ids(raw_id: str, expected: tuple[str, str | None]) -> None:
-    """The canonical id rules of the module docstring."""
-    assert fireworks_identity(raw_id, "fireworks") == expected
+    """The identity rules of the module docstring: the fireworks account names no author."""
+    identity = FireworksAdapter("fireworks").identify(raw_id, {})
+    assert (identity.id, identity.author) == expected
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from conftest import shared_fixture
 from modelsync.domain import NO_PRICING, Model, ModelStatus
 from modelsync.errors import PayloadError
 from modelsync.gateways.base import GatewayConfig, Page, PageRequest
-from modelsync.gateways.google import GoogleAdapter, deprecation, google_id, google_modalities
+from modelsync.gateways.google import GoogleAdapter, deprecation, google_modalities
 from modelsync.gateways.registry import build_adapter, builtin_specs
 
 RECORDED = "providers/gemini/gemini_v1beta_models_2025-04-01_yayxs-openai_prettier.json"
@@ -126,7 +126,7 @@ def test_modalities(
 )
 def test_canonical_ids(model_id: str, expected: str) -> None:
     """``google/<id>`` in lower case."""
-    assert google_id(model_id, "google") == expected
+    assert GoogleAdapter("google").identify(model_id, {}).id == expected
 
 
 def test_thinking_models_support_reasoning() -> None:

@@ -43,8 +43,8 @@ def test_docs_extract_item() -> None:
         ).read_bytes()
     )
     [model] = parse({"object": "list", "data": [item]})
-    assert model.id == "deepseek-ai/deepseek-v4-pro"
-    assert model.provider_slug == "deepseek-ai"
+    assert model.id == "deepseek/deepseek-v4-pro"
+    assert model.provider_slug == "deepseek"
     assert (model.pricing.prompt, model.pricing.completion) == (Decimal("1.69"), Decimal("3.38"))
     assert model.context_length == 1048576
     assert model.supported_parameters == ("structured_outputs", "tools")
@@ -56,13 +56,13 @@ def test_docs_extract_item() -> None:
 @pytest.mark.parametrize(
     ("model_id", "canonical", "prompt", "completion", "context", "parameters"),
     [
-        ("deepseek-ai/DeepSeek-V4-Pro", "deepseek-ai/deepseek-v4-pro", "1.69", "3.38", 1048576,
+        ("deepseek-ai/DeepSeek-V4-Pro", "deepseek/deepseek-v4-pro", "1.69", "3.38", 1048576,
          ("structured_outputs", "tools")),
         ("meta-llama/Llama-3.3-70B-Instruct", "meta-llama/llama-3.3-70b-instruct", "0.59",
          "0.79", 131072, ("tools",)),
-        ("Qwen/Qwen3-Coder-480B-A35B-Instruct", "qwen/qwen3-coder-480b-a35b-instruct", "0.4",
+        ("Qwen/Qwen3-Coder-480B-A35B-Instruct", "qwen/qwen-3-coder-480b-a35b-instruct", "0.4",
          "1.8", 262144, ()),
-        ("zai-org/GLM-4.6", "zai-org/glm-4.6", None, None, 204800, ("tools",)),
+        ("zai-org/GLM-4.6", "z-ai/glm-4.6", None, None, 204800, ("tools",)),
         ("google/gemma-3-27b-it", "google/gemma-3-27b-it", None, None, None, ()),
     ],
 )  # fmt: skip
@@ -181,10 +181,10 @@ def test_non_model_objects_are_dropped() -> None:
 @pytest.mark.parametrize(
     ("raw_id", "owned_by", "canonical"),
     [
-        ("deepseek-ai/DeepSeek-V4-Pro", "deepseek-ai", "deepseek-ai/deepseek-v4-pro"),
-        ("Qwen/Qwen3-32B", None, "qwen/qwen3-32b"),
-        ("gpt2", "openai-community", "openai-community/gpt2"),
-        ("gpt2", None, "huggingface/gpt2"),
+        ("deepseek-ai/DeepSeek-V4-Pro", "deepseek-ai", "deepseek/deepseek-v4-pro"),
+        ("Qwen/Qwen3-32B", None, "qwen/qwen-3-32b"),
+        ("gpt2", "openai-community", "openai-community/gpt-2"),
+        ("gpt2", None, "huggingface/gpt-2"),
     ],
 )
 def test_canonical_ids(raw_id: str, owned_by: str | None, canonical: str) -> None:

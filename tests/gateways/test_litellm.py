@@ -13,7 +13,7 @@ from conftest import shared_fixture
 from modelsync.domain import NO_PRICING, Model, ModelStatus
 from modelsync.errors import PayloadError
 from modelsync.gateways.base import GatewayConfig, Page
-from modelsync.gateways.litellm import LiteLLMAdapter, litellm_canonical_id
+from modelsync.gateways.litellm import LiteLLMAdapter, litellm_model_id
 from modelsync.gateways.registry import build_adapter
 
 FILES = {
@@ -61,10 +61,10 @@ def test_consecutive_syncs_differ_by_the_added_family() -> None:
     [
         ("gpt-4o", "openai/gpt-4o", {"prompt": "2.5", "completion": "10", "cache_read": "1.25"},
          128000, 16384),
-        ("claude-sonnet-4-5", "anthropic/claude-sonnet-4-5",
+        ("claude-sonnet-4-5", "anthropic/claude-sonnet-4.5",
          {"prompt": "3", "completion": "15", "cache_read": "0.3", "cache_write": "3.75"},
          200000, 64000),
-        ("bedrock/us-east-1/anthropic.claude-v2:1", "bedrock/us-east-1/anthropic.claude-v2:1",
+        ("bedrock/us-east-1/anthropic.claude-v2:1", "bedrock/us-east-1/anthropic.claude-v2-1",
          {"prompt": "8", "completion": "24"}, 100000, 8191),
         ("fireworks_ai/accounts/fireworks/models/qwen2p5-7b-instruct",
          "fireworks/qwen2p5-7b-instruct", {"prompt": "0.2", "completion": "0.2"}, 32768, 32768),
@@ -110,8 +110,9 @@ def test_flags_modes_and_deprecation() -> None:
     [
         ("gpt-4o", "openai", "openai/gpt-4o"),
         ("openrouter/anthropic/claude-3-opus", "openrouter", "anthropic/claude-3-opus"),
-        ("together_ai/meta-llama/Llama-3-70B", "together_ai", "meta-llama/llama-3-70b"),
+        ("together_ai/meta-llama/Llama-3-70B", "together_ai", "meta-llama/Llama-3-70B"),
         ("groq/llama-3.1-8b-instant", "groq", "groq/llama-3.1-8b-instant"),
+        ("gemini/gemini-2.0-flash", "gemini", "gemini/gemini-2.0-flash"),
         ("vertex_ai/meta/llama-3.1-8b-instruct-maas", "vertex_ai-llama_models",
          "meta/llama-3.1-8b-instruct-maas"),
         ("vertex_ai/jamba-1.5-mini", "vertex_ai-ai21_models",
@@ -121,13 +122,30 @@ def test_flags_modes_and_deprecation() -> None:
         ("bedrock/us-east-1/anthropic.claude-v2:1", "bedrock",
          "bedrock/us-east-1/anthropic.claude-v2:1"),
         ("1024-x-1024/dall-e-2", "openai", "openai/1024-x-1024/dall-e-2"),
-        ("cloudflare/@cf/meta/llama-3-8b", "cloudflare", "cloudflare/cf/meta/llama-3-8b"),
+        ("cloudflare/@cf/meta/llama-3-8b", "cloudflare", "cloudflare/@cf/meta/llama-3-8b"),
         ("anthropic.claude-opus-5", "bedrock", "bedrock/anthropic.claude-opus-5"),
     ],
 )  # fmt: skip
 def test_canonical_ids(key: str, provider: str, canonical: str) -> None:
     """Routing prefix and accounts/<a>/models/ stripped; author/model kept; else provider."""
-    assert litellm_canonical_id(key, provider, "litellm") == canonical
+    assert litellm_model_id(key, provider) == canonical
+
+
+@pytest.mark.parametrize(
+    ("key", "provider", "canonical"),
+    [
+        ("gemini/gemini-2.0-flash", "gemini", "google/gemini-2.0-flash"),
+        ("together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo", "together_ai",
+         "meta-llama/llama-3.3-70b-instruct-turbo"),
+        ("bedrock/us-east-1/anthropic.claude-v2:1", "bedrock",
+         "bedrock/us-east-1/anthropic.claude-v2-1"),
+        ("cloudflare/@cf/meta/llama-3-8b", "cloudflare", "cloudflare/cf/meta/llama-3-8b"),
+    ],
+)  # fmt: skip
+def test_identity_of_keys(key: str, provider: str, canonical: str) -> None:
+    """The named model under the identity rules (generic dialect: no serving variants)."""
+    identity = LiteLLMAdapter("litellm").identify(key, {"litellm_provider": provider})
+    assert identity.id == canonical
 
 
 @pytest.mark.parametrize(

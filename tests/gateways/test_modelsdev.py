@@ -13,7 +13,7 @@ from conftest import shared_fixture
 from modelsync.domain import NO_PRICING, Model, ModelStatus
 from modelsync.errors import PayloadError
 from modelsync.gateways.base import GatewayConfig, Page
-from modelsync.gateways.modelsdev import ModelsDevAdapter, modelsdev_canonical_id
+from modelsync.gateways.modelsdev import ModelsDevAdapter
 from modelsync.gateways.registry import build_adapter
 
 FILES = {
@@ -43,7 +43,7 @@ def test_counts_and_sanity(day: str, count: int) -> None:
         for value in model.pricing.as_text().values():
             assert value is None or Decimal(value) >= 0
         assert model.id == model.id.lower()
-        assert model.provider_slug == model.gateway_model_id.partition("/")[0]
+        assert model.provider_slug == model.id.partition("/")[0]
         assert model.context_length is None or model.context_length > 0
 
 
@@ -53,7 +53,7 @@ def test_counts_and_sanity(day: str, count: int) -> None:
         ("openai/gpt-4o", "openai/gpt-4o", {"prompt": "2.5", "completion": "10",
                                             "cache_read": "1.25"}, 128000, 16384,
          ("structured_outputs", "temperature", "tools")),
-        ("anthropic/claude-sonnet-4-5", "anthropic/claude-sonnet-4-5",
+        ("anthropic/claude-sonnet-4-5", "anthropic/claude-sonnet-4.5",
          {"prompt": "3", "completion": "15", "cache_read": "0.3", "cache_write": "3.75"},
          200000, 64000, ("reasoning", "temperature", "tools")),
         ("openrouter/ai21/jamba-large-1.7", "ai21/jamba-large-1.7",
@@ -124,13 +124,15 @@ def test_daily_diff_is_small() -> None:
         ("openrouter", "anthropic/claude-sonnet-4", "anthropic/claude-sonnet-4"),
         ("fireworks-ai", "accounts/fireworks/models/glm-5p1", "fireworks/glm-5p1"),
         ("clarifai", "deepseek-ai/deepseek-ocr/models/DeepSeek-OCR",
-         "deepseek-ai/deepseek-ocr/models/deepseek-ocr"),
+         "deepseek/deepseek-ocr/models/deepseek-ocr"),
+        ("groq", "llama-3.3-70b-versatile", "groq/llama-3.3-70b-versatile"),
         ("amazon-bedrock", "anthropic.claude-3-haiku", "amazon-bedrock/anthropic.claude-3-haiku"),
     ],
 )  # fmt: skip
 def test_canonical_ids(provider_id: str, model_id: str, canonical: str) -> None:
     """author/model kept, accounts/<a>/models/ stripped, bare ids take the provider."""
-    assert modelsdev_canonical_id(provider_id, model_id, "models.dev") == canonical
+    adapter = ModelsDevAdapter("models.dev")
+    assert adapter.identify(f"{provider_id}/{model_id}", {}).id == canonical
 
 
 def test_first_request() -> None:

@@ -70,12 +70,12 @@ def test_multi_page_listing() -> None:
 @pytest.mark.parametrize(
     ("model_id", "canonical", "prompt", "completion", "cache_read", "context", "max_output"),
     [
-        ("deepseek-ai/DeepSeek-V3.1", "deepseek-ai/deepseek-v3.1", "1.05", "3.1", None, 128000,
+        ("deepseek-ai/DeepSeek-V3.1", "deepseek/deepseek-v3.1", "1.05", "3.1", None, 128000,
          32768),
         ("openai/gpt-oss-120b", "openai/gpt-oss-120b", "0.15", "0.55", "0.015", 131000, 131000),
-        ("Qwen/Qwen3-30B-A3B-Instruct-2507", "qwen/qwen3-30b-a3b-instruct-2507", "0.15", "0.45",
+        ("Qwen/Qwen3-30B-A3B-Instruct-2507", "qwen/qwen-3-30b-a3b-instruct-2507", "0.15", "0.45",
          None, 262144, None),
-        ("zai-org/GLM-4.6", "zai-org/glm-4.6", "0.75", "2", None, 200000, None),
+        ("zai-org/GLM-4.6", "z-ai/glm-4.6", "0.75", "2", None, 200000, None),
         ("near-flux-schnell", "black-forest-labs/near-flux-schnell", "0", "0", None, None, None),
     ],
 )  # fmt: skip
@@ -191,9 +191,11 @@ def test_paging_past_max_pages_fails() -> None:
 @pytest.mark.parametrize(
     ("model_id", "owned_by", "canonical"),
     [
-        ("deepseek-ai/DeepSeek-V3.1", "someone-else", "deepseek-ai/deepseek-v3.1"),
-        ("llama-3.3-70b", "Meta", "meta/llama-3.3-70b"),
-        ("llama-3.3-70b", None, "near/llama-3.3-70b"),
+        ("deepseek-ai/DeepSeek-V3.1", "someone-else", "deepseek/deepseek-v3.1"),
+        ("llama-3.3-70b", "Meta", "meta-llama/llama-3.3-70b-instruct"),
+        ("llama-3.3-70b", None, "meta-llama/llama-3.3-70b-instruct"),
+        ("acme-1", None, "near/acme-1"),
+        ("acme-1", "Acme Labs", "acme-labs/acme-1"),
     ],
 )
 def test_canonical_ids(model_id: str, owned_by: str | None, canonical: str) -> None:

@@ -19,7 +19,6 @@ from modelsync.gateways.openrouter import (
     OpenRouterAdapter,
     follow_link,
     modalities_from_arrow,
-    openrouter_identity,
 )
 from modelsync.gateways.registry import build_adapter, builtin_specs
 
@@ -91,7 +90,8 @@ def test_spot_values_may_2025() -> None:
     assert mini.pricing.cache_read == Decimal("0.075")
     assert mini.pricing.cache_write is None
     free = models["mistralai/devstral-small:free"]
-    assert free.id == "mistralai/devstral-small"
+    assert free.id == "mistralai/devstral-small-2505"  # its hugging_face_id says so
+    assert free.variants == ("free",)
     assert (free.pricing.prompt, free.pricing.completion) == (Decimal(0), Decimal(0))
     assert free.max_output_tokens is None
     auto = models["openrouter/auto"]
@@ -106,7 +106,8 @@ def test_spot_values_july_2025_variants() -> None:
     assert thinking.id == "mistralai/magistral-medium-2506"
     assert (thinking.pricing.prompt, thinking.pricing.completion) == (Decimal(2), Decimal(5))
     assert (thinking.context_length, thinking.max_output_tokens) == (40960, 40000)
-    assert models["qwen/qwen3-coder:free"].id == "qwen/qwen3-coder"
+    assert models["qwen/qwen3-coder:free"].id == "qwen/qwen-3-coder-480b-a35b-instruct"
+    assert models["qwen/qwen3-coder:free"].variants == ("free",)
     assert (
         models["qwen/qwen3-coder:free"].extra["canonical_slug"]
         == "qwen/qwen3-coder-480b-a35b-07-25"
@@ -141,7 +142,7 @@ def test_spot_values_may_2026_expiration_and_aliases() -> None:
     ("raw_id", "expected"),
     [
         ("anthropic/claude-opus-4", ("anthropic/claude-opus-4", "anthropic")),
-        ("qwen/qwen3-coder:free", ("qwen/qwen3-coder", "qwen")),
+        ("qwen/qwen3-coder:free", ("qwen/qwen-3-coder-480b-a35b-instruct", "qwen")),
         ("google/gemini-2.5-flash-preview:thinking", ("google/gemini-2.5-flash-preview", "google")),
         ("~anthropic/claude-opus-latest", ("anthropic/claude-opus-latest", "anthropic")),
         (
@@ -149,13 +150,14 @@ def test_spot_values_may_2026_expiration_and_aliases() -> None:
             ("meta-llama/llama-3.3-70b-instruct", "meta-llama"),
         ),
         ("openrouter/auto", ("openrouter/auto", "openrouter")),
-        ("auto", ("openrouter/auto", None)),
+        ("auto", ("openrouter/auto", "openrouter")),
         ("x-ai/grok-4:beta:extended", ("x-ai/grok-4", "x-ai")),
     ],
 )
 def test_canonical_ids(raw_id: str, expected: tuple[str, str | None]) -> None:
-    """The canonical id rules of the module docstring."""
-    assert openrouter_identity(raw_id, "openrouter") == expected
+    """The identity rules: tags after ``:`` and a leading ``~`` are not the model's."""
+    identity = OpenRouterAdapter("openrouter").identify(raw_id, {})
+    assert (identity.id, identity.author) == expected
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from modelsync.domain import NO_PRICING, PRICE_FIELDS, Model
 from modelsync.errors import PayloadError
 from modelsync.gateways.base import GatewayConfig, Page
 from modelsync.gateways.registry import build_adapter, builtin_specs
-from modelsync.gateways.together import TogetherAdapter, denoised, together_identity
+from modelsync.gateways.together import TogetherAdapter, denoised
 
 RECORDED = "providers/together/together_v1_models_2025-07-25_rajashekar-lc.json"
 
@@ -32,7 +32,7 @@ def recorded() -> dict[str, Model]:
 
 @pytest.mark.shared_fixtures
 def test_recorded_list_parses_whole(recorded: dict[str, Model]) -> None:
-    """88 models, sane prices, unique ids, lower-case canonical ids."""
+    """88 offers of 82 models (six are Turbo/Free/Lite/HF variants), sane prices."""
     assert len(recorded) == 88
     for model in recorded.values():
         assert model.id == model.id.lower()
@@ -40,7 +40,7 @@ def test_recorded_list_parses_whole(recorded: dict[str, Model]) -> None:
         for name in PRICE_FIELDS:
             value = getattr(model.pricing, name)
             assert value is None or (isinstance(value, Decimal) and value >= 0)
-    assert len({m.id for m in recorded.values()}) == 88
+    assert len({m.id for m in recorded.values()}) == 82
 
 
 @pytest.mark.shared_fixtures
@@ -121,16 +121,19 @@ def test_denoised(value: Any, expected: Any) -> None:
          ("mistralai/mistral-7b-instruct-v0.3", "mistralai")),
         ("cartesia/sonic", "Together", ("cartesia/sonic", "cartesia")),
         ("Qwen/QwQ-32B", None, ("qwen/qwq-32b", "qwen")),
-        ("arcee_ai/arcee-spotlight", "Arcee AI", ("arcee_ai/arcee-spotlight", "arcee_ai")),
+        ("arcee_ai/arcee-spotlight", "Arcee AI", ("arcee-ai/arcee-spotlight", "arcee-ai")),
         ("solo-model", "Black Forest Labs", ("black-forest-labs/solo-model", "black-forest-labs")),
-        ("solo-model", None, ("together/solo-model", None)),
+        ("solo-model", None, ("together/solo-model", "together")),
+        ("meta-llama/Llama-3.3-70B-Instruct-Turbo-Free", None,
+         ("meta-llama/llama-3.3-70b-instruct", "meta-llama")),
     ],
 )  # fmt: skip
 def test_canonical_ids(
     raw_id: str, organization: str | None, expected: tuple[str, str | None]
 ) -> None:
-    """The canonical id rules of the module docstring."""
-    assert together_identity(raw_id, organization, "together") == expected
+    """Together's dialect; ``organization`` names the author of an id without one."""
+    identity = TogetherAdapter("together").identify(raw_id, {"organization": organization})
+    assert (identity.id, identity.author) == expected
 
 
 def test_unknown_type_keeps_prices_in_extra() -> None:

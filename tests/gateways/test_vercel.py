@@ -49,11 +49,12 @@ def test_first_request() -> None:
 
 
 def test_capture_counts_and_sanity() -> None:
-    """78 models, unique, priced, lower-case author/slug ids, created only in extra."""
+    """78 models, unique, priced, canonical author/slug ids, created only in extra."""
     models = capture()
     assert len(models) == 78
     for model in models.values():
-        assert model.id == model.gateway_model_id.lower()
+        assert model.id.count("/") == 1
+        assert model.id.partition("/")[0] == model.provider_slug
         assert model.pricing.prompt is not None
         assert model.pricing.prompt >= 0
         assert model.pricing.completion is not None
@@ -86,7 +87,7 @@ def test_capture_spot_values(
     assert model.pricing.prompt == Decimal(prompt)
     assert model.pricing.completion == Decimal(completion)
     assert (model.context_length, model.max_output_tokens) == (context, max_output)
-    assert model.provider_slug == model_id.partition("/")[0]
+    assert model.provider_slug == model.id.partition("/")[0]
     if name is not None:
         assert model.name == name
 

@@ -17,7 +17,7 @@ from conftest import shared_fixture
 from modelsync.domain import Model, ModelStatus
 from modelsync.errors import PayloadError
 from modelsync.gateways.base import GatewayConfig, Page
-from modelsync.gateways.openai_compat import XaiAdapter, compat_identity
+from modelsync.gateways.openai_compat import XaiAdapter
 from modelsync.gateways.registry import build_adapter, builtin_specs
 
 PLAIN = "providers/xai/xai_v1_models_2025-07-25_rajashekar-lc.json"
@@ -152,7 +152,8 @@ def test_first_request_uses_language_models() -> None:
 )
 def test_canonical_ids(raw_id: str, owned_by: str | None, expected: tuple[str, str]) -> None:
     """xAI models are x-ai's, as OpenRouter names them."""
-    assert compat_identity(raw_id, owned_by, "xai", XaiAdapter.default_owner) == expected
+    identity = XaiAdapter("xai").identify(raw_id, {"owned_by": owned_by})
+    assert (identity.id, identity.author) == expected
 
 
 @pytest.mark.parametrize(

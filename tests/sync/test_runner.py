@@ -366,8 +366,8 @@ async def test_full_resync_refreshes_extra_without_recording_a_change(tmp_path: 
         runner = await harness.runner()
         await runner.run("openrouter")
         await harness.mutate(
-            gateway="openrouter", op="set_field", model_id=SONNET, field="hugging_face_id",
-            value="anthropic/sonnet-weights",
+            gateway="openrouter", op="set_field", model_id=SONNET, field="knowledge_cutoff",
+            value="2031-01-01",
         )  # fmt: skip
         poll = await runner.run("openrouter")
         store = harness.stores[0]
@@ -382,6 +382,6 @@ async def test_full_resync_refreshes_extra_without_recording_a_change(tmp_path: 
         }
         changes = await store.list_changes(since=0, gateway="openrouter", limit=1000)
     assert (poll.outcome, full.outcome) == (RunOutcome.UNCHANGED, RunOutcome.UNCHANGED)
-    assert before[SONNET].model.extra.get("hugging_face_id") != "anthropic/sonnet-weights"
-    assert after[SONNET].model.extra["hugging_face_id"] == "anthropic/sonnet-weights"
+    assert before[SONNET].model.extra.get("knowledge_cutoff") != "2031-01-01"
+    assert after[SONNET].model.extra["knowledge_cutoff"] == "2031-01-01"
     assert all(change.change.kind.value == "added" for change in changes)

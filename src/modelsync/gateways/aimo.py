@@ -14,13 +14,13 @@ pricing{prompt, completion}}]}]}``.
   completion, then lowest prompt, then provider id); none -> unknown.
 - ``created`` and the provider list stay in ``extra``.
 
-Canonical id: ``canonical_slug`` when it names an author, else ``name`` when it does
-(``deepseek/DeepSeek-V3`` -> ``deepseek/deepseek-v3``), else ``aimo/<name>``.
+Identity (:mod:`modelsync.identity`): ``canonical_slug`` when it names an author, else ``name``
+(``deepseek/DeepSeek-V3`` -> ``deepseek/deepseek-v3``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from modelsync.domain import NO_PRICING, Model, Pricing
@@ -29,7 +29,6 @@ from modelsync.gateways.base import (
     Offer,
     Page,
     RawEntry,
-    canonical_id,
     cheapest,
     expect_dict,
     optional_dict,
@@ -38,10 +37,10 @@ from modelsync.gateways.base import (
     page_entries,
     positive_int,
     price,
-    slugify,
     split_author,
     string_tuple,
 )
+from modelsync.identity import Identity
 
 _CONSUMED = frozenset({"name", "display_name", "description", "context_length", "architecture"})
 
@@ -67,6 +66,13 @@ class AimoAdapter(GatewayAdapter):
             }
         yield from merged.items()
 
+    def identify(self, gateway_model_id: str, fields: Mapping[str, Any]) -> Identity:
+        """``canonical_slug`` when it names an author, else the name."""
+        slug = fields.get("canonical_slug")
+        if type(slug) is str and split_author(slug)[0] is not None:
+            return self.resolve(slug)
+        return self.resolve(gateway_model_id)
+
     def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
         entry = raw
         architecture = optional_dict(entry.get("architecture"), "architecture")
@@ -84,17 +90,15 @@ class AimoAdapter(GatewayAdapter):
             if prompt is not None and completion is not None:
                 offers.append((key or label or "", prompt, completion))
         best = cheapest(offers)
-        slug_source = optional_text(entry.get("canonical_slug"), "canonical_slug")
-        author, slug = split_author(slug_source or "")
-        if author is None:
-            author, slug = split_author(gateway_model_id)
+        optional_text(entry.get("canonical_slug"), "canonical_slug")
+        identity = self.identify(gateway_model_id, entry)
         return Model(
             gateway=self.gateway,
             gateway_model_id=gateway_model_id,
-            id=canonical_id(author, slug, self.gateway),
+            id=identity.id,
             name=optional_text(entry.get("display_name"), "display_name"),
             description=optional_text(entry.get("description"), "description"),
-            provider_slug=slugify(author) if author else None,
+            provider_slug=identity.author,
             context_length=positive_int(entry.get("context_length"), "context_length"),
             pricing=NO_PRICING if best is None else Pricing(prompt=best[1], completion=best[2]),
             input_modalities=string_tuple(
@@ -103,5 +107,6 @@ class AimoAdapter(GatewayAdapter):
             output_modalities=string_tuple(
                 architecture.get("output_modalities"), "architecture.output_modalities"
             ),
+            variants=identity.variants,
             extra={k: v for k, v in entry.items() if k not in _CONSUMED},
         )

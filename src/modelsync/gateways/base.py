@@ -13,7 +13,6 @@ entry and the field.
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 
 from modelsync.domain import Model, Tier
 from modelsync.errors import ConfigError, PayloadError
+from modelsync.identity import Identity, IdentityInput, resolve
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +92,17 @@ class GatewayAdapter(ABC):
     """One list-models API shape. Subclasses set :attr:`kind` and implement the abstract methods."""
 
     kind: str = ""
+    dialect: str | None = None
+    """The id dialect this API implies whatever the gateway is called (Fireworks' account paths)."""
     default_params: Mapping[str, str] = {}
     """Query parameters every first request carries (``options["params"]`` adds to them)."""
 
-    def __init__(self, gateway: str) -> None:
+    def __init__(self, gateway: str, *, id_dialect: str | None = None) -> None:
         self.gateway = gateway
+        self.id_dialect = id_dialect or self.dialect or gateway
+        """How this gateway spells model ids (:mod:`modelsync.identity.dialects`)."""
+        self.filtered: dict[str, int] = {}
+        """What the last :meth:`entries` dropped by design, counted by reason."""
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         """Headers that carry the key; ``Authorization: Bearer`` unless the API differs."""
@@ -118,7 +124,24 @@ class GatewayAdapter(ABC):
 
     @abstractmethod
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
-        """Split decoded pages into raw entries, dropping what is not a public model."""
+        """Split decoded pages into raw entries, dropping what is not a public model.
+
+        What is dropped by design is counted in :attr:`filtered` (reset by each listing).
+        """
+
+    def drop(self, reason: str) -> None:
+        """Count an entry :meth:`entries` leaves out on purpose."""
+        self.filtered[reason] = self.filtered.get(reason, 0) + 1
+
+    def model_objects(self, pages: Sequence[Page], key: str) -> Iterator[RawEntry]:
+        """Each ``key[]`` item whose ``object`` is ``"model"`` (or absent); others counted."""
+        self.filtered = {}
+        for model_id, item in page_entries(self.gateway, pages, key):
+            kind = item.get("object")
+            if kind is None or kind == "model":
+                yield model_id, item
+            else:
+                self.drop(f"object {kind!r}, not a model")
 
     def normalize(self, gateway_model_id: str, raw: Any) -> Model:
         """One raw entry to a normalized model. Pure; a PayloadError names the gateway and entry."""
@@ -133,6 +156,30 @@ class GatewayAdapter(ABC):
     @abstractmethod
     def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
         """The model of one entry; raise PayloadError naming the field that is wrong."""
+
+    def identify(self, gateway_model_id: str, fields: Mapping[str, Any]) -> Identity:
+        """The identity of an offer, from its raw entry or (the same keys) a stored ``extra``.
+
+        Pure. Adapters whose gateway gives identity evidence (an ``owned_by``, a Hugging Face id)
+        read it here, so a stored model can be re-identified when the rules change.
+        """
+        return self.resolve(gateway_model_id)
+
+    def resolve(self, raw_id: str, *, author: Any = None, hf_id: Any = None) -> Identity:
+        """:func:`modelsync.identity.resolve` in this gateway's dialect (non-string hints: none)."""
+        return resolve(
+            IdentityInput(
+                self.gateway,
+                raw_id,
+                self.id_dialect,
+                author if type(author) is str else None,
+                hf_id if type(hf_id) is str else None,
+            )
+        )
+
+    def stored_identity(self, model: Model) -> Identity:
+        """Today's identity of a stored model (re-identification when the rules change)."""
+        return self.identify(model.gateway_model_id, model.extra)
 
     def parse(self, pages: Sequence[Page]) -> list[Model]:
         """Every model of a listing, in order (tests and tools; the runner memoizes instead)."""
@@ -276,21 +323,6 @@ def sorted_strings(value: Any, what: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise PayloadError(f"{what} must be a list of strings, got {value!r}")
     return tuple(sorted(set(value)))
-
-
-_SLUG_DROP = re.compile(r"[^a-z0-9._:\-/]+")
-
-
-def slugify(text: str) -> str:
-    """Lower case, spaces to ``-``, anything outside ``[a-z0-9._:-/]`` dropped."""
-    return _SLUG_DROP.sub("", text.strip().lower().replace(" ", "-"))
-
-
-def canonical_id(author: str | None, slug: str, gateway: str) -> str:
-    """``author/slug`` in lower case; ``gateway/slug`` when no author is known."""
-    slug = slug.strip().strip("/")
-    owner = slugify(author) if author else ""
-    return f"{owner or gateway}/{slugify(slug)}"
 
 
 def split_author(raw_id: str) -> tuple[str | None, str]:

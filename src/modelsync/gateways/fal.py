@@ -13,9 +13,8 @@ Auth ``Authorization: Key <FAL_KEY>`` (optional). Paged by cursor: ``cursor=<nex
   ``audio``; unknown words are left out), ``llm`` text -> text, ``vision`` image + text -> text.
 - extra: the remaining metadata without ``is_favorited`` (per user) and the thumbnails.
 
-Canonical id: the ``endpoint_id`` lower-cased, its first segment the author
-(``fal-ai/flux/dev`` -> ``fal-ai/flux/dev``, ``bytedance/seedance-2.0/text-to-video`` stays);
-an id without a slash becomes ``fal/<id>``.
+Identity (:mod:`modelsync.identity`): the ``endpoint_id``, its first segment the author
+(``fal-ai/flux/dev`` -> ``fal-ai/flux/dev``, ``bytedance/seedance-2.0/text-to-video`` stays).
 """
 
 from __future__ import annotations
@@ -32,13 +31,10 @@ from modelsync.gateways.base import (
     Page,
     PageRequest,
     RawEntry,
-    canonical_id,
     expect_dict,
     optional_dict,
     optional_text,
     page_entries,
-    slugify,
-    split_author,
 )
 
 _DROPPED = frozenset(
@@ -111,9 +107,12 @@ class FalAdapter(GatewayAdapter):
 
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Each ``models[]`` item keyed by ``endpoint_id``, training endpoints dropped."""
+        self.filtered = {}
         for endpoint_id, item in page_entries(self.gateway, pages, "models", id_key="endpoint_id"):
             metadata = item.get("metadata")
-            if not (type(metadata) is dict and is_training(metadata)):
+            if type(metadata) is dict and is_training(metadata):
+                self.drop("training endpoint")
+            else:
                 yield endpoint_id, item
 
     def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
@@ -122,18 +121,19 @@ class FalAdapter(GatewayAdapter):
         category = optional_text(meta.get("category"), "metadata.category")
         status = optional_text(meta.get("status"), "metadata.status")
         inputs, outputs = category_modalities(category)
-        author, slug = split_author(gateway_model_id)
+        identity = self.identify(gateway_model_id, entry)
         extra = {k: v for k, v in entry.items() if k not in _ITEM_KEYS}
         extra.update((k, v) for k, v in meta.items() if k not in _DROPPED)
         return Model(
             gateway=self.gateway,
             gateway_model_id=gateway_model_id,
-            id=canonical_id(author, slug, self.gateway),
+            id=identity.id,
             name=optional_text(meta.get("display_name"), "metadata.display_name"),
             description=optional_text(meta.get("description"), "metadata.description"),
-            provider_slug=slugify(author) if author else None,
+            provider_slug=identity.author,
             input_modalities=inputs,
             output_modalities=outputs,
             status=ModelStatus.DEPRECATED if status == "deprecated" else ModelStatus.ACTIVE,
+            variants=identity.variants,
             extra=extra,
         )

@@ -14,7 +14,7 @@ model lists become supported parameters (``temperature``, ``topP`` -> ``top_p``,
 ``top_k``, ``thinking: true`` -> ``reasoning``); ``supportedGenerationMethods`` stays in ``extra``
 and decides the modalities (:func:`google_modalities`).
 
-Canonical id (table-tested): ``google/<id>`` in lower case (``models/gemini-2.0-flash`` ->
+Identity (:mod:`modelsync.identity`): ``google/<id>`` (``models/gemini-2.0-flash`` ->
 ``google/gemini-2.0-flash``); the ``provider_slug`` is ``google``.
 """
 
@@ -34,7 +34,6 @@ from modelsync.gateways.base import (
     Page,
     PageRequest,
     RawEntry,
-    canonical_id,
     expect_dict,
     listed_entries,
     optional_text,
@@ -44,7 +43,6 @@ from modelsync.gateways.base import (
 )
 from modelsync.gateways.openrouter import remaining
 
-AUTHOR = "google"
 NAME_PREFIX = "models/"
 
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
@@ -141,6 +139,7 @@ class GoogleAdapter(GatewayAdapter):
     """``GET /v1beta/models`` of the Gemini API (rules in the module docstring)."""
 
     kind = "google"
+    dialect = "google"
     default_params: Mapping[str, str] = {"pageSize": "1000"}
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
@@ -181,13 +180,14 @@ class GoogleAdapter(GatewayAdapter):
         deprecated, deprecated_on = deprecation(description) if description else (False, None)
         methods = string_tuple(raw.get("supportedGenerationMethods"), "supportedGenerationMethods")
         inputs, outputs = google_modalities(gateway_model_id, methods)
+        identity = self.identify(gateway_model_id, raw)
         return Model(
             gateway=self.gateway,
             gateway_model_id=gateway_model_id,
-            id=google_id(gateway_model_id, self.gateway),
+            id=identity.id,
             name=optional_text(raw.get("displayName"), "displayName"),
             description=description,
-            provider_slug=AUTHOR,
+            provider_slug=identity.author,
             context_length=positive_int(raw.get("inputTokenLimit"), "inputTokenLimit"),
             max_output_tokens=positive_int(raw.get("outputTokenLimit"), "outputTokenLimit"),
             input_modalities=inputs,
@@ -195,11 +195,6 @@ class GoogleAdapter(GatewayAdapter):
             supported_parameters=sampling_parameters(raw),
             status=ModelStatus.DEPRECATED if deprecated else ModelStatus.ACTIVE,
             deprecation_date=deprecated_on,
+            variants=identity.variants,
             extra=remaining(raw, _USED),
         )
-
-
-@lru_cache(maxsize=4096)
-def google_id(model_id: str, gateway: str) -> str:
-    """``google/<id>`` in lower case."""
-    return canonical_id(AUTHOR, model_id, gateway)

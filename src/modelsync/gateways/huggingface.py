@@ -15,9 +15,8 @@ first_token_latency_ms?, throughput?, is_model_author?}]}]}``. Prices are USD pe
   ``first_token_latency_ms`` (they move on every probe, so extra would churn).
 - The router gives no display name or description: both stay null.
 
-Canonical id: the repo id lower-cased (``deepseek-ai/DeepSeek-V4-Pro`` ->
-``deepseek-ai/deepseek-v4-pro``); an id without an org takes ``owned_by`` as author, else
-``huggingface/<id>``.
+Identity (:mod:`modelsync.identity`): the repo id (``deepseek-ai/DeepSeek-V4-Pro`` ->
+``deepseek/deepseek-v4-pro``); an id without an org takes ``owned_by`` as author.
 
 Pagination: the router answers in one page; an RFC 5988 ``Link: <url>; rel="next"`` response
 header (Hub-style paging) is followed when present.
@@ -26,7 +25,7 @@ header (Hub-style paging) is followed when present.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urljoin
@@ -40,19 +39,16 @@ from modelsync.gateways.base import (
     Page,
     PageRequest,
     RawEntry,
-    canonical_id,
     cheapest,
     expect_dict,
     optional_dict,
     optional_list,
     optional_text,
-    page_entries,
     positive_int,
     price,
-    slugify,
-    split_author,
     string_tuple,
 )
+from modelsync.identity import Identity
 
 VOLATILE_PROVIDER_FIELDS = frozenset({"throughput", "first_token_latency_ms"})
 """Per-provider probe results: dropped from ``extra``."""
@@ -92,9 +88,11 @@ class HuggingFaceAdapter(GatewayAdapter):
 
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Each ``data[]`` item with ``object`` "model" (or none), keyed by its repo id."""
-        for model_id, item in page_entries(self.gateway, pages, "data"):
-            if item.get("object") in (None, "model"):
-                yield model_id, item
+        return self.model_objects(pages, "data")
+
+    def identify(self, gateway_model_id: str, fields: Mapping[str, Any]) -> Identity:
+        """The repo id; ``owned_by`` names the author of an id without an org."""
+        return self.resolve(gateway_model_id, author=fields.get("owned_by"))
 
     def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
         entry = raw
@@ -124,15 +122,15 @@ class HuggingFaceAdapter(GatewayAdapter):
                 offers.append((name, *prices))
         best = cheapest(offers)
         pricing = NO_PRICING if best is None else Pricing(prompt=best[1], completion=best[2])
-        author, slug = split_author(gateway_model_id)
-        owner = author or optional_text(entry.get("owned_by"), "owned_by")
+        optional_text(entry.get("owned_by"), "owned_by")
+        identity = self.identify(gateway_model_id, entry)
         extra = {k: v for k, v in entry.items() if k not in _CONSUMED}
         extra["providers"] = kept
         return Model(
             gateway=self.gateway,
             gateway_model_id=gateway_model_id,
-            id=canonical_id(owner, slug, self.gateway),
-            provider_slug=slugify(owner) if owner else None,
+            id=identity.id,
+            provider_slug=identity.author,
             context_length=context,
             pricing=pricing,
             input_modalities=string_tuple(
@@ -142,6 +140,7 @@ class HuggingFaceAdapter(GatewayAdapter):
                 architecture.get("output_modalities"), "architecture.output_modalities"
             ),
             supported_parameters=tuple(sorted(parameters)),
+            variants=identity.variants,
             extra=extra,
         )
 

@@ -7,7 +7,7 @@ deprecation_date?, supported_modalities?, supported_output_modalities?, supports
 ``sample_spec`` (the schema's own example), non-object values (the mirror's ``last_updated``) and
 objects without ``litellm_provider`` (``fallback_generalizations``) are not models.
 
-- gateway_model_id = the key; provider_slug = ``litellm_provider``.
+- gateway_model_id = the key; ``litellm_provider`` stays in ``extra``.
 - Prices are USD per token (numbers, sometimes ``5e-07``) -> USD per 1M; ``input_cost_per_request``
   is per request, ``input_cost_per_image`` per input image (OpenRouter's meaning of ``image``).
 - context_length = ``max_input_tokens``; max_output_tokens = ``max_output_tokens``; the legacy
@@ -23,17 +23,18 @@ objects without ``litellm_provider`` (``fallback_generalizations``) are not mode
 - ``deprecation_date`` (YYYY-MM-DD, the shutdown date) marks the model ``deprecated`` as soon as
   it is announced (normalize is pure: no clock).
 
-Canonical id (:func:`litellm_canonical_id`): the key without its routing prefix
-(``litellm_provider`` or its part before the first ``-``, e.g. ``vertex_ai``) and without
-``accounts/<a>/models/`` (then ``<a>`` is the author). A remainder ``author/model`` gives
-``author/model`` (``openrouter/anthropic/claude-3-opus`` -> ``anthropic/claude-3-opus``), except
-for providers whose first segment is a region or tier (azure, bedrock, openai image sizes); every
-other remainder is ``<litellm_provider>/<remainder>`` (``gpt-4o`` -> ``openai/gpt-4o``).
+Identity (:func:`litellm_model_id`, then :mod:`modelsync.identity`): the key without its routing
+prefix (``litellm_provider`` or its part before the first ``-``, e.g. ``vertex_ai``:
+:func:`provider_model_id`) and without ``accounts/<a>/models/`` (then ``<a>`` is the author). A
+remainder ``author/model`` gives ``author/model`` (``openrouter/anthropic/claude-3-opus`` ->
+``anthropic/claude-3-opus``), except for providers whose first segment is a region or tier (azure,
+bedrock, openai image sizes); every other remainder is ``<litellm_provider>/<remainder>``
+(``gpt-4o`` -> ``openai/gpt-4o``, ``gemini/gemini-2.0-flash`` -> ``google/gemini-2.0-flash``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -43,13 +44,13 @@ from modelsync.gateways.base import (
     GatewayAdapter,
     Page,
     RawEntry,
-    canonical_id,
     expect_dict,
     iso_date,
     positive_int,
     price,
     string_tuple,
 )
+from modelsync.identity import Identity
 
 NOT_MODELS = frozenset({"sample_spec"})
 
@@ -59,7 +60,7 @@ QUALIFIED_PROVIDERS = frozenset(
 """Providers whose ``<segment>/<model>`` keys start with a region, tier or size, not an author."""
 
 _CONSUMED = frozenset(
-    {"litellm_provider", "mode", "max_input_tokens", "max_output_tokens", "input_cost_per_token",
+    {"mode", "max_input_tokens", "max_output_tokens", "input_cost_per_token",
      "output_cost_per_token", "cache_read_input_token_cost", "cache_creation_input_token_cost",
      "input_cost_per_request", "input_cost_per_image", "deprecation_date",
      "supported_modalities", "supported_output_modalities"}
@@ -96,22 +97,26 @@ _FLAG_INPUTS = {
 }
 
 
-@lru_cache(maxsize=16384)
-def litellm_canonical_id(key: str, provider: str, gateway: str) -> str:
-    """The canonical ``author/slug`` of a LiteLLM key (rules in the module docstring)."""
-    rest = key
+def provider_model_id(key: str, provider: str) -> str:
+    """The key without its routing prefix: the id the provider itself gives the model."""
     for prefix in (provider, provider.partition("-")[0]):
-        if rest.startswith(prefix + "/"):
-            rest = rest[len(prefix) + 1 :]
-            break
+        if key.startswith(prefix + "/"):
+            return key[len(prefix) + 1 :]
+    return key
+
+
+@lru_cache(maxsize=16384)
+def litellm_model_id(key: str, provider: str) -> str:
+    """The ``author/model`` a LiteLLM key names (rules in the module docstring)."""
+    rest = provider_model_id(key, provider)
     if rest.startswith("accounts/"):
         account, _, tail = rest[len("accounts/") :].partition("/models/")
         if account and tail and "/" not in account:
-            return canonical_id(account, tail, gateway)
+            return f"{account}/{tail}"
     author, sep, slug = rest.partition("/")
     if sep and author and slug and "/" not in slug and provider not in QUALIFIED_PROVIDERS:
-        return canonical_id(author, slug, gateway)
-    return canonical_id(provider, rest, gateway)
+        return rest
+    return f"{provider}/{rest}"
 
 
 @lru_cache(maxsize=1024)
@@ -129,11 +134,21 @@ class LiteLLMAdapter(GatewayAdapter):
 
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Every ``key: {...litellm_provider...}`` pair except ``sample_spec``."""
+        self.filtered = {}
         for number, page in enumerate(pages, 1):
             document = expect_dict(page.document, f"{self.gateway} page {number}")
             for key, value in document.items():
                 if type(value) is dict and "litellm_provider" in value and key not in NOT_MODELS:
                     yield key, value
+                else:
+                    self.drop("not a model entry")
+
+    def identify(self, gateway_model_id: str, fields: Mapping[str, Any]) -> Identity:
+        """The ``author/model`` the key names (a key without a provider is its own id)."""
+        provider = fields.get("litellm_provider")
+        if type(provider) is not str or not provider:
+            return self.resolve(gateway_model_id)
+        return self.resolve(litellm_model_id(gateway_model_id, provider))
 
     def build(self, key: str, raw: dict[str, Any]) -> Model:
         get = raw.get
@@ -145,6 +160,7 @@ class LiteLLMAdapter(GatewayAdapter):
             raise PayloadError(f"mode must be a string, got {mode!r}")
         flags: list[str] = []
         extra: dict[str, Any] = {}
+        identity = self.identify(key, raw)
         for name, value in raw.items():
             if name in _CONSUMED:
                 continue
@@ -178,8 +194,8 @@ class LiteLLMAdapter(GatewayAdapter):
         return Model(
             gateway=self.gateway,
             gateway_model_id=key,
-            id=litellm_canonical_id(key, provider, self.gateway),
-            provider_slug=provider,
+            id=identity.id,
+            provider_slug=identity.author,
             context_length=context
             if type(context) is int and context > 0
             else positive_int(context, "max_input_tokens"),
@@ -192,6 +208,7 @@ class LiteLLMAdapter(GatewayAdapter):
             supported_parameters=parameters,
             status=ModelStatus.DEPRECATED if deprecation else ModelStatus.ACTIVE,
             deprecation_date=deprecation,
+            variants=identity.variants,
             extra=extra,
         )
 

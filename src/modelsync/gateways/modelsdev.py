@@ -6,8 +6,7 @@ last_updated, modalities{input, output}, open_weights, cost?{input, output, cach
 cache_write?, tiers?, context_over_200k?, ...}, limit{context, output, input?}, status?
 ("deprecated", "beta", "alpha"), ...}}}}``.
 
-- gateway_model_id = ``"<provider_id>/<model_id>"`` (unique across the file); provider_slug =
-  ``provider_id``.
+- gateway_model_id = ``"<provider_id>/<model_id>"`` (unique across the file).
 - Costs are USD per 1M tokens already (numbers); the other cost keys (tiers, audio, long
   context) stay in ``extra["cost"]``, ``limit.input`` in ``extra["limit"]``. A limit of 0 is
   unknown, never 0.
@@ -18,15 +17,16 @@ cache_write?, tiers?, context_over_200k?, ...}, limit{context, output, input?}, 
   raw ``status`` stays in ``extra``. models.dev has no deprecation date.
 - ``last_updated`` changes whenever anything does: it stays in ``extra``, never compared.
 
-Canonical id (:func:`modelsdev_canonical_id`): a model id ``author/model...`` keeps its first
-segment as author (``openrouter`` / ``anthropic/claude-sonnet-4`` -> ``anthropic/claude-sonnet-4``),
-``accounts/<a>/models/<m>`` becomes ``<a>/<m>``, and a bare id takes the provider as author
-(``openai`` / ``gpt-4o`` -> ``openai/gpt-4o``).
+Identity (:func:`modelsdev_model_id`, then :mod:`modelsync.identity`): a model id
+``author/model...`` keeps its first segment as author (``openrouter`` /
+``anthropic/claude-sonnet-4`` -> ``anthropic/claude-sonnet-4``), ``accounts/<a>/models/<m>``
+becomes ``<a>/<m>``, and a bare id takes the provider as author (``openai`` / ``gpt-4o`` ->
+``openai/gpt-4o``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -36,7 +36,6 @@ from modelsync.gateways.base import (
     GatewayAdapter,
     Page,
     RawEntry,
-    canonical_id,
     expect_dict,
     optional_dict,
     positive_int,
@@ -44,6 +43,7 @@ from modelsync.gateways.base import (
     string_tuple,
     type_name,
 )
+from modelsync.identity import Identity
 
 _CONSUMED = frozenset(
     {"id", "name", "cost", "limit", "modalities", "tool_call", "reasoning", "structured_output",
@@ -62,16 +62,16 @@ _PARAMETER_SETS = tuple(
 
 
 @lru_cache(maxsize=16384)
-def modelsdev_canonical_id(provider_id: str, model_id: str, gateway: str) -> str:
-    """The canonical ``author/slug`` of a models.dev model (rules in the module docstring)."""
+def modelsdev_model_id(provider_id: str, model_id: str) -> str:
+    """The ``author/model`` a models.dev model names (rules in the module docstring)."""
     if model_id.startswith("accounts/"):
         account, _, tail = model_id[len("accounts/") :].partition("/models/")
         if account and tail and "/" not in account:
-            return canonical_id(account, tail, gateway)
+            return f"{account}/{tail}"
     author, sep, slug = model_id.partition("/")
     if sep and author and slug:
-        return canonical_id(author, slug, gateway)
-    return canonical_id(provider_id, model_id, gateway)
+        return model_id
+    return f"{provider_id}/{model_id}"
 
 
 def _pricing(cost: Any, extra: dict[str, Any]) -> Pricing:
@@ -128,9 +128,14 @@ class ModelsDevAdapter(GatewayAdapter):
                         raise PayloadError(f"{where}: a model has an empty id")
                     yield f"{provider_id}/{model_id}", model
 
+    def identify(self, gateway_model_id: str, fields: Mapping[str, Any]) -> Identity:
+        """The ``author/model`` of ``<provider_id>/<model_id>``."""
+        provider_id, _, model_id = gateway_model_id.partition("/")
+        return self.resolve(modelsdev_model_id(provider_id, model_id))
+
     def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
         get = raw.get
-        provider_id, _, model_id = gateway_model_id.partition("/")
+        identity = self.identify(gateway_model_id, raw)
         extra = {k: v for k, v in raw.items() if k not in _CONSUMED}
         pricing = _pricing(get("cost"), extra)
         limit = optional_dict(get("limit"), "limit")
@@ -149,9 +154,9 @@ class ModelsDevAdapter(GatewayAdapter):
         return Model(
             gateway=self.gateway,
             gateway_model_id=gateway_model_id,
-            id=modelsdev_canonical_id(provider_id, model_id, self.gateway),
+            id=identity.id,
             name=name or None,
-            provider_slug=provider_id,
+            provider_slug=identity.author,
             context_length=context
             if type(context) is int and context > 0
             else positive_int(context, "limit.context"),
@@ -163,5 +168,6 @@ class ModelsDevAdapter(GatewayAdapter):
             output_modalities=string_tuple(modalities.get("output"), "modalities.output"),
             supported_parameters=_PARAMETER_SETS[mask],
             status=ModelStatus.DEPRECATED if get("status") == "deprecated" else ModelStatus.ACTIVE,
+            variants=identity.variants,
             extra=extra,
         )

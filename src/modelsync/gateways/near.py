@@ -17,13 +17,14 @@ Also: ``metadata.displayName`` / ``description`` (the mock's names) are read whe
 ``model*`` names are absent; ``supportedSamplingParameters`` and ``supportedFeatures`` together
 are the supported parameters; a ``deprecationDate`` marks the model ``deprecated``.
 
-Canonical id: ``modelId`` lower-cased when it has an org (``zai-org/GLM-4.6`` ->
-``zai-org/glm-4.6``); otherwise ``metadata.ownedBy`` is the author, else ``near/<modelId>``.
+Identity (:mod:`modelsync.identity`): ``modelId`` (``zai-org/GLM-4.6`` -> ``z-ai/glm-4.6``), with
+``metadata.huggingFaceId`` as evidence of the released model; ``metadata.ownedBy`` is the author of
+an id without an org. Both stay in ``extra["metadata"]``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -35,7 +36,6 @@ from modelsync.gateways.base import (
     Page,
     PageRequest,
     RawEntry,
-    canonical_id,
     expect_dict,
     expect_list,
     iso_date,
@@ -44,11 +44,10 @@ from modelsync.gateways.base import (
     page_entries,
     positive_int,
     price,
-    slugify,
-    split_author,
     string_tuple,
     type_name,
 )
+from modelsync.identity import Identity
 
 DEFAULT_SCALE = 9
 """NEAR's documented unit: nano-USD (10⁻⁹ USD)."""
@@ -61,7 +60,7 @@ _TOP_CONSUMED = frozenset(
 )  # fmt: skip
 _META_CONSUMED = frozenset(
     {"contextLength", "modelDisplayName", "displayName", "modelDescription", "description",
-     "ownedBy", "architecture", "maxOutputLength", "supportedSamplingParameters",
+     "architecture", "maxOutputLength", "supportedSamplingParameters",
      "supportedFeatures", "deprecationDate"}
 )  # fmt: skip
 
@@ -133,6 +132,23 @@ class NearAdapter(GatewayAdapter):
         """Each ``models[]`` item keyed by its ``modelId``."""
         return page_entries(self.gateway, pages, "models", id_key="modelId")
 
+    def identify(self, gateway_model_id: str, fields: Mapping[str, Any]) -> Identity:
+        """The id; ``metadata.huggingFaceId`` is evidence, ``metadata.ownedBy`` the author."""
+        meta = fields.get("metadata")
+        meta = meta if type(meta) is dict else {}
+        return self.resolve(
+            gateway_model_id, author=meta.get("ownedBy"), hf_id=meta.get("huggingFaceId")
+        )
+
+    def stored_identity(self, model: Model) -> Identity:
+        """As :meth:`identify`; rows stored before ``ownedBy`` was kept name it as provider."""
+        meta = model.extra.get("metadata")
+        if type(meta) is dict and "ownedBy" in meta:
+            return super().stored_identity(model)
+        return self.identify(
+            model.gateway_model_id, {"metadata": {**(meta or {}), "ownedBy": model.provider_slug}}
+        )
+
     def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
         entry = raw
         meta = optional_dict(entry.get("metadata"), "metadata")
@@ -150,8 +166,8 @@ class NearAdapter(GatewayAdapter):
             meta.get("supportedSamplingParameters"), "metadata.supportedSamplingParameters"
         ) + string_tuple(meta.get("supportedFeatures"), "metadata.supportedFeatures")
         deprecation = iso_date(meta.get("deprecationDate"), "metadata.deprecationDate")
-        author, slug = split_author(gateway_model_id)
-        owner = author or optional_text(meta.get("ownedBy"), "metadata.ownedBy")
+        optional_text(meta.get("ownedBy"), "metadata.ownedBy")
+        identity = self.identify(gateway_model_id, entry)
         name = optional_text(meta.get("modelDisplayName"), "metadata.modelDisplayName")
         description = optional_text(meta.get("modelDescription"), "metadata.modelDescription")
         extra: dict[str, Any] = {k: v for k, v in entry.items() if k not in _TOP_CONSUMED}
@@ -161,11 +177,11 @@ class NearAdapter(GatewayAdapter):
         return Model(
             gateway=self.gateway,
             gateway_model_id=gateway_model_id,
-            id=canonical_id(owner, slug, self.gateway),
+            id=identity.id,
             name=name or optional_text(meta.get("displayName"), "metadata.displayName"),
             description=description
             or optional_text(meta.get("description"), "metadata.description"),
-            provider_slug=slugify(owner) if owner else None,
+            provider_slug=identity.author,
             context_length=positive_int(meta.get("contextLength"), "metadata.contextLength"),
             max_output_tokens=positive_int(meta.get("maxOutputLength"), "metadata.maxOutputLength"),
             pricing=pricing,
@@ -178,5 +194,6 @@ class NearAdapter(GatewayAdapter):
             supported_parameters=tuple(sorted(set(parameters))),
             status=ModelStatus.DEPRECATED if deprecation else ModelStatus.ACTIVE,
             deprecation_date=deprecation,
+            variants=identity.variants,
             extra=extra,
         )

@@ -22,18 +22,15 @@ prices in USD cents per 100M tokens (``prompt_text_token_price``,
 and the ``aliases`` stay in ``extra``). The plain ``/v1/models`` ``{"data": [...]}`` shape is
 accepted as well.
 
-Canonical id (table-tested): an id with an author (``meta-llama/Llama-3.3-70B-Instruct``) is that
-id in lower case. Otherwise the author is ``owned_by`` when it names one: slugified, the first
-name of a ``"DeepSeek / Meta"`` pair, spelled as OpenRouter spells it (``Meta`` -> ``meta-llama``,
-``Alibaba Cloud`` -> ``qwen``, ``xai`` -> ``x-ai``...; see :data:`AUTHOR_ALIASES`); placeholders
-such as ``system`` are no author. xAI entries that name no author are ``x-ai``'s. Else
-``{gateway}/{id}``. The author is the ``provider_slug``.
+Identity (:mod:`modelsync.identity`): the id in the gateway's dialect (Groq's ``-versatile``,
+Nebius' ``-fast``...), the author of an id without one being ``owned_by`` when it names one (the
+first of a ``"DeepSeek / Meta"`` pair; placeholders such as ``system`` name nobody), else the
+model family's. Every xAI model is ``x-ai``'s. The author is the ``provider_slug``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 from modelsync.domain import NO_PRICING, Model, ModelStatus, Pricing
@@ -44,15 +41,12 @@ from modelsync.gateways.base import (
     Page,
     PageRequest,
     RawEntry,
-    canonical_id,
     expect_dict,
     iso_date,
     listed_entries,
     optional_text,
     positive_int,
     price,
-    slugify,
-    split_author,
     string_tuple,
     type_name,
 )
@@ -62,23 +56,7 @@ from modelsync.gateways.openrouter import (
     remaining,
     sub_object,
 )
-
-AUTHOR_ALIASES: Mapping[str, str] = {
-    "meta": "meta-llama",
-    "alibaba": "qwen",
-    "alibaba-cloud": "qwen",
-    "mistral": "mistralai",
-    "mistral-ai": "mistralai",
-    "moonshot": "moonshotai",
-    "moonshot-ai": "moonshotai",
-    "xai": "x-ai",
-    "hugging-face": "huggingface",
-    "nvidia-corporation": "nvidia",
-}
-"""``owned_by`` (slugified) -> the author slug OpenRouter uses, so model pages line up."""
-
-NOT_AUTHORS = frozenset({"system", "user", "organization", "organization-owner", "unknown"})
-"""``owned_by`` values that name no author."""
+from modelsync.identity import Identity
 
 PRICE_UNITS: Mapping[str, int] = {
     "usd_per_token": 6,
@@ -88,30 +66,6 @@ PRICE_UNITS: Mapping[str, int] = {
 """``options["price_unit"]`` -> the power of ten that turns it into USD per 1M tokens."""
 
 DEPRECATED_STATUSES = frozenset({"deprecated", "deprecating", "retired", "inactive"})
-
-
-@lru_cache(maxsize=1024)
-def owner_author(owned_by: str) -> str | None:
-    """The author an ``owned_by`` value names, or ``None`` (rules in the module docstring)."""
-    slug = slugify(owned_by.split("/", 1)[0]).strip("-")
-    if not slug or slug in NOT_AUTHORS:
-        return None
-    return AUTHOR_ALIASES.get(slug, slug)
-
-
-@lru_cache(maxsize=8192)
-def compat_identity(
-    raw_id: str, owned_by: str | None, gateway: str, default_owner: str | None = None
-) -> tuple[str, str | None]:
-    """``(canonical id, provider_slug)`` of an OpenAI-style entry (``default_owner``: see xAI)."""
-    author, slug = split_author(raw_id.strip())
-    if author:
-        owner: str | None = slugify(author)
-    else:
-        owner = owner_author(owned_by) if owned_by else None
-        if owner is None and default_owner:
-            owner = owner_author(default_owner)
-    return canonical_id(owner, slug, gateway), owner or None
 
 
 def price_scale(config: GatewayConfig) -> int:
@@ -173,11 +127,11 @@ class OpenAICompatAdapter(GatewayAdapter):
     """Any OpenAI-style ``/v1/models`` list (rules in the module docstring)."""
 
     kind = "openai_compat"
-    default_owner: str | None = None
-    """The ``owned_by`` assumed when an entry names no author."""
 
-    def __init__(self, gateway: str, *, price_unit: str = "usd_per_token") -> None:
-        super().__init__(gateway)
+    def __init__(
+        self, gateway: str, *, id_dialect: str | None = None, price_unit: str = "usd_per_token"
+    ) -> None:
+        super().__init__(gateway, id_dialect=id_dialect)
         self.price_scale = PRICE_UNITS[price_unit]
 
     def first_request(self, config: GatewayConfig) -> PageRequest:
@@ -207,13 +161,15 @@ class OpenAICompatAdapter(GatewayAdapter):
             extra["pricing"] = rest
         return pricing
 
+    def identify(self, gateway_model_id: str, fields: Mapping[str, Any]) -> Identity:
+        """The id, with ``owned_by`` as the author of an id that names none."""
+        return self.resolve(gateway_model_id, author=fields.get("owned_by"))
+
     def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
         owned_by = raw.get("owned_by")
         if owned_by is not None and type(owned_by) is not str:
             raise PayloadError(f"owned_by must be a string, got {type_name(owned_by)}")
-        model_id, provider = compat_identity(
-            gateway_model_id, owned_by, self.gateway, self.default_owner
-        )
+        identity = self.identify(gateway_model_id, raw)
         architecture = raw.get("architecture")
         if architecture is not None:
             inputs, outputs, arch_rest = architecture_modalities(sub_object(raw, "architecture"))
@@ -230,10 +186,10 @@ class OpenAICompatAdapter(GatewayAdapter):
         return Model(
             gateway=self.gateway,
             gateway_model_id=gateway_model_id,
-            id=model_id,
+            id=identity.id,
             name=optional_text(raw.get("name") or raw.get("display_name"), "name"),
             description=optional_text(raw.get("description"), "description"),
-            provider_slug=provider,
+            provider_slug=identity.author,
             context_length=positive_int(context, context_key),
             max_output_tokens=positive_int(output, output_key),
             pricing=self.prices(raw, extra),
@@ -242,6 +198,7 @@ class OpenAICompatAdapter(GatewayAdapter):
             supported_parameters=parameters(raw),
             status=status,
             deprecation_date=deprecated_on,
+            variants=identity.variants,
             extra=extra,
         )
 
@@ -258,7 +215,7 @@ class XaiAdapter(OpenAICompatAdapter):
     """xAI's ``/v1/language-models`` (prices in USD cents per 100M tokens) or ``/v1/models``."""
 
     kind = "xai"
-    default_owner = "xai"
+    dialect = "xai"
 
     def listed(self, document: Any, where: str) -> list[Any]:
         """``models`` of ``/v1/language-models``, else ``data`` of ``/v1/models``."""

@@ -16,10 +16,9 @@ from ``architecture.input_modalities``/``output_modalities``, or (older captures
 ``architecture.modality`` such as ``"text+image->text"``. A non-null ``expiration_date`` is the
 deprecation date and makes the model ``deprecated``.
 
-Canonical id (table-tested): the id in lower case, with a leading ``~`` (the ``-latest`` alias
-routers) dropped and a variant suffix (``:free``, ``:thinking``, ``:beta``..., everything from the
-first ``:`` of the slug) stripped; the ``gateway_model_id`` keeps both. An id without an author
-becomes ``{gateway}/{id}``. The author is the ``provider_slug``.
+Identity (:mod:`modelsync.identity`): the id, with ``hugging_face_id`` as evidence of the released
+model when it names the same author (``deepseek/deepseek-chat`` is ``deepseek/deepseek-v3``); a
+``:free``/``:thinking``... suffix is a variant of the offer. The author is the ``provider_slug``.
 """
 
 from __future__ import annotations
@@ -37,18 +36,16 @@ from modelsync.gateways.base import (
     Page,
     PageRequest,
     RawEntry,
-    canonical_id,
     expect_dict,
     iso_date,
     optional_text,
     page_entries,
     positive_int,
     price,
-    slugify,
-    split_author,
     string_tuple,
     type_name,
 )
+from modelsync.identity import Identity
 
 # --------------------------------------------------------------------------------------------
 # Helpers shared by the openrouter, openai_compat, together, fireworks and google adapters
@@ -135,15 +132,6 @@ def openrouter_pricing(raw: Any, *, scale: int = 6) -> tuple[Pricing, dict[str, 
 # The adapter
 
 
-@lru_cache(maxsize=8192)
-def openrouter_identity(raw_id: str, gateway: str) -> tuple[str, str | None]:
-    """``(canonical id, provider_slug)`` of an OpenRouter id (rules in the module docstring)."""
-    author, slug = split_author(raw_id.strip().lstrip("~"))
-    slug = slug.partition(":")[0] or slug
-    owner = slugify(author) if author else None
-    return canonical_id(owner, slug, gateway), owner or None
-
-
 _USED = frozenset(
     {
         "id",
@@ -186,8 +174,12 @@ class OpenRouterAdapter(GatewayAdapter):
         """Each object of every page's ``data`` array."""
         return page_entries(self.gateway, pages, "data")
 
+    def identify(self, gateway_model_id: str, fields: Mapping[str, Any]) -> Identity:
+        """The id, with ``hugging_face_id`` as evidence."""
+        return self.resolve(gateway_model_id, hf_id=fields.get("hugging_face_id"))
+
     def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
-        model_id, provider = openrouter_identity(gateway_model_id, self.gateway)
+        identity = self.identify(gateway_model_id, raw)
         inputs, outputs, architecture = architecture_modalities(sub_object(raw, "architecture"))
         top = sub_object(raw, "top_provider")
         pricing, pricing_rest = openrouter_pricing(raw.get("pricing"))
@@ -206,10 +198,10 @@ class OpenRouterAdapter(GatewayAdapter):
         return Model(
             gateway=self.gateway,
             gateway_model_id=gateway_model_id,
-            id=model_id,
+            id=identity.id,
             name=optional_text(raw.get("name"), "name"),
             description=optional_text(raw.get("description"), "description"),
-            provider_slug=provider,
+            provider_slug=identity.author,
             context_length=context,
             max_output_tokens=positive_int(
                 top.get("max_completion_tokens"), "top_provider.max_completion_tokens"
@@ -222,6 +214,7 @@ class OpenRouterAdapter(GatewayAdapter):
             ),
             status=ModelStatus.DEPRECATED if expiration else ModelStatus.ACTIVE,
             deprecation_date=expiration,
+            variants=identity.variants,
             extra=extra,
         )
 

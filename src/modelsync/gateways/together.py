@@ -18,17 +18,16 @@ whole in ``extra``. Decisions:
 ``context_length`` 0 is unknown; ``display_name`` is the name; modalities follow ``type`` (see
 :data:`TYPE_MODALITIES`).
 
-Canonical id (table-tested): the id in lower case (``meta-llama/Llama-3-8b-chat-hf`` ->
-``meta-llama/llama-3-8b-chat-hf``); its author (the part before the first ``/``) is the
-``provider_slug``: ``organization`` is the display name of whoever uploaded it (``Together`` for
-Cartesia's models), so it stays in ``extra`` and names the author only of an id without a ``/``.
-Otherwise ``{gateway}/{id}``.
+Identity (:mod:`modelsync.identity`): the Hugging Face-style id in Together's dialect
+(``-Turbo``, ``-Lite``, ``-Free``, ``-tput`` and quantizations are variants of the offer); the
+author is the id's first segment: ``organization`` is the display name of whoever uploaded it
+(``Together`` for Cartesia's models), so it stays in ``extra`` and names the author only of an id
+without a ``/``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 from modelsync.domain import NO_PRICING, Model, Pricing
@@ -37,17 +36,15 @@ from modelsync.gateways.base import (
     GatewayAdapter,
     Page,
     RawEntry,
-    canonical_id,
     expect_dict,
     listed_entries,
     optional_text,
     positive_int,
     price,
-    slugify,
-    split_author,
     type_name,
 )
 from modelsync.gateways.openrouter import remaining
+from modelsync.identity import Identity
 
 TOKEN_TYPES = frozenset({"chat", "language", "code", "moderation", "embedding", "rerank"})
 """Model types whose ``pricing.input``/``output`` are USD per 1M tokens."""
@@ -71,16 +68,6 @@ TYPE_MODALITIES: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 def denoised(value: Any) -> Any:
     """A float rounded to 15 significant digits (binary noise off); anything else unchanged."""
     return float(f"{value:.15g}") if type(value) is float else value
-
-
-@lru_cache(maxsize=4096)
-def together_identity(
-    raw_id: str, organization: str | None, gateway: str
-) -> tuple[str, str | None]:
-    """``(canonical id, provider_slug)`` of a Together id (rules in the module docstring)."""
-    author, slug = split_author(raw_id.strip())
-    owner = slugify(author or organization or "").strip("-") or None
-    return canonical_id(owner, slug, gateway), owner
 
 
 def together_pricing(
@@ -119,10 +106,14 @@ class TogetherAdapter(GatewayAdapter):
                 )
             yield from listed_entries(page.document, where)
 
+    def identify(self, gateway_model_id: str, fields: Mapping[str, Any]) -> Identity:
+        """The id; ``organization`` names the author of an id without one."""
+        return self.resolve(gateway_model_id, author=fields.get("organization"))
+
     def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
         model_type = optional_text(raw.get("type"), "type")
-        organization = optional_text(raw.get("organization"), "organization")
-        model_id, provider = together_identity(gateway_model_id, organization, self.gateway)
+        optional_text(raw.get("organization"), "organization")
+        identity = self.identify(gateway_model_id, raw)
         pricing, pricing_rest = together_pricing(gateway_model_id, model_type, raw.get("pricing"))
         inputs, outputs = TYPE_MODALITIES.get(model_type or "chat", ((), ()))
         extra = remaining(raw, _USED)
@@ -131,13 +122,14 @@ class TogetherAdapter(GatewayAdapter):
         return Model(
             gateway=self.gateway,
             gateway_model_id=gateway_model_id,
-            id=model_id,
+            id=identity.id,
             name=optional_text(raw.get("display_name"), "display_name"),
             description=optional_text(raw.get("description"), "description"),
-            provider_slug=provider,
+            provider_slug=identity.author,
             context_length=positive_int(raw.get("context_length"), "context_length"),
             pricing=pricing,
             input_modalities=inputs,
             output_modalities=outputs,
+            variants=identity.variants,
             extra=extra,
         )

@@ -16,13 +16,14 @@ type?, tags?, modalities?{input, output}, supported_parameters?, deprecated_at?,
 - ``deprecated_at`` (ISO date or Unix time) -> ``deprecation_date`` and status ``deprecated``.
 - ``created`` is the response time in the 2025 captures: kept in ``extra`` only, never compared.
 
-Canonical id: ``id`` is already ``creator/model`` (``openai/gpt-4o``), lower-cased; an id without
-a creator takes ``owned_by``, else ``vercel-ai-gateway/<id>``.
+Identity (:mod:`modelsync.identity`): ``id`` is ``creator/model`` (``meta/llama-3.3-70b`` ->
+``meta-llama/llama-3.3-70b-instruct``: Vercel serves the instruct model of a bare Llama name); an
+id without a creator takes ``owned_by``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -31,17 +32,14 @@ from modelsync.gateways.base import (
     GatewayAdapter,
     Page,
     RawEntry,
-    canonical_id,
     expect_dict,
     iso_date,
     optional_text,
-    page_entries,
     positive_int,
     price,
-    slugify,
-    split_author,
     string_tuple,
 )
+from modelsync.identity import Identity
 
 _CONSUMED = frozenset(
     {"id", "name", "description", "context_window", "max_tokens", "pricing", "modalities",
@@ -80,9 +78,11 @@ class VercelAdapter(GatewayAdapter):
 
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Each ``data[]`` item with ``object`` "model" (or none), keyed by ``id``."""
-        for model_id, item in page_entries(self.gateway, pages, "data"):
-            if item.get("object") in (None, "model"):
-                yield model_id, item
+        return self.model_objects(pages, "data")
+
+    def identify(self, gateway_model_id: str, fields: Mapping[str, Any]) -> Identity:
+        """The id; ``owned_by`` names the author of an id without one."""
+        return self.resolve(gateway_model_id, author=fields.get("owned_by"))
 
     def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
         entry = raw
@@ -107,15 +107,15 @@ class VercelAdapter(GatewayAdapter):
         parameters = set(string_tuple(entry.get("supported_parameters"), "supported_parameters"))
         parameters.update(_TAG_PARAMETERS[tag] for tag in tags if tag in _TAG_PARAMETERS)
         deprecation = iso_date(entry.get("deprecated_at"), "deprecated_at")
-        author, slug = split_author(gateway_model_id)
-        owner = author or optional_text(entry.get("owned_by"), "owned_by")
+        optional_text(entry.get("owned_by"), "owned_by")
+        identity = self.identify(gateway_model_id, entry)
         return Model(
             gateway=self.gateway,
             gateway_model_id=gateway_model_id,
-            id=canonical_id(owner, slug, self.gateway),
+            id=identity.id,
             name=optional_text(entry.get("name"), "name"),
             description=optional_text(entry.get("description"), "description"),
-            provider_slug=slugify(owner) if owner else None,
+            provider_slug=identity.author,
             context_length=positive_int(entry.get("context_window"), "context_window"),
             max_output_tokens=positive_int(entry.get("max_tokens"), "max_tokens"),
             pricing=pricing,
@@ -124,5 +124,6 @@ class VercelAdapter(GatewayAdapter):
             supported_parameters=tuple(sorted(parameters)),
             status=ModelStatus.DEPRECATED if deprecation else ModelStatus.ACTIVE,
             deprecation_date=deprecation,
+            variants=identity.variants,
             extra=extra,
         )
