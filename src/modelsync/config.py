@@ -13,6 +13,12 @@ An optional TOML file (``MODELSYNC_CONFIG_FILE``) configures gateways and tiers:
     base_url = "https://llm.example.com/v1/models"
     key_env = "MY_GATEWAY_KEY"
     tier = "low"
+
+    [identity.pins]                # one offer -> its canonical id ("gateway:raw id" = "id")
+    "vercel-ai-gateway:mistral/devstral-small" = "mistralai/devstral-small-2505"
+
+    [identity.aliases]             # a canonical id -> the one it really is
+    "mistralai/pixtral-12b" = "mistralai/pixtral-12b-2409"
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from modelsync.domain import Tier
 from modelsync.errors import ConfigError
 from modelsync.gateways.base import GatewayConfig, GatewaySpec
 from modelsync.gateways.registry import DEFAULT_INTERVALS, builtin_specs
+from modelsync.identity import IdentityOverrides
 
 PLACEHOLDER_KEY = "modelsync-placeholder-key"
 """Sent as the key of a gateway without one when ``MODELSYNC_UPSTREAM`` points at a stand-in."""
@@ -74,6 +81,19 @@ class SchedulerSettings(BaseModel):
     """A webhook hint waits this long, so a burst of hints makes one verification sync."""
     hint_min_interval_s: float = Field(5.0, ge=0)
     """Verification syncs of one gateway start at least this far apart."""
+
+
+class IdentitySettings(BaseModel):
+    """The operator's corrections to the identity rules (:mod:`modelsync.identity.overrides`)."""
+
+    pins: dict[str, str] = Field(default_factory=dict)
+    """``"gateway:raw model id"`` -> the canonical id that offer is."""
+    aliases: dict[str, str] = Field(default_factory=dict)
+    """A canonical id -> the canonical id it really is."""
+
+    def overrides(self) -> IdentityOverrides:
+        """The parsed overrides; a malformed entry is a ConfigError naming it."""
+        return IdentityOverrides.parse(self.pins, self.aliases)
 
 
 class GatewaySettings(BaseModel):
@@ -116,6 +136,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     gateways: dict[str, GatewaySettings] = Field(default_factory=dict)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
     api_keys: dict[str, SecretStr] = Field(default_factory=dict, exclude=True)
     """gateway -> key, read from each gateway's key variable by :func:`load_settings`."""
 
@@ -144,6 +165,7 @@ def load_settings(**overrides: Any) -> Settings:
         settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(f"invalid settings:\n{exc}") from exc
+    settings.identity.overrides()  # a malformed pin or alias is refused when settings load
     keys = {
         spec.name: SecretStr(os.environ[spec.key_env])
         for spec in gateway_specs(settings).values()

@@ -56,11 +56,13 @@ class ChangeKind(StrEnum):
 
 
 class ChangeSource(StrEnum):
-    """What started the run that recorded a change."""
+    """What recorded a change: the trigger of its run, or the identity migration."""
 
     POLL = "poll"
     WEBHOOK = "webhook"
     MANUAL = "manual"
+    IDENTITY = "identity"
+    """The identity rules (or their overrides) changed and the stored ids were migrated."""
 
 
 class RunOutcome(StrEnum):

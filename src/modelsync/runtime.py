@@ -97,7 +97,9 @@ async def open_runtime(
                 owner=owner,
                 upstream=settings.upstream,
                 lease_ttl_s=settings.scheduler.lease_ttl_s,
+                identity=settings.identity.overrides(),
             )
+            await runner.identity.migrate(store, clock)
             yield Runtime(settings, gateways, store, client, runner, clock, owner)
     finally:
         if own_store:

@@ -74,7 +74,7 @@ async def empty_postgres(url: str) -> None:
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await connection.execute(f"TRUNCATE {TABLES} RESTART IDENTITY")
-        await connection.execute("UPDATE catalog_meta SET version = 0")
+        await connection.execute("UPDATE catalog_meta SET version = 0, identity_rules = NULL")
     finally:
         await connection.close()
 

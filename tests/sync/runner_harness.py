@@ -22,6 +22,7 @@ from modelsync.config import ResolvedGateway, Settings, resolve_gateways
 from modelsync.domain import ModelStatus
 from modelsync.fetch import Fetcher, FetchPolicy, build_client
 from modelsync.guard import GuardPolicy
+from modelsync.identity import NO_OVERRIDES, IdentityOverrides
 from modelsync.runtime import registrations
 from modelsync.simulator import SimulatorConfig, create_simulator_app
 from modelsync.store.base import ModelQuery, StoredModel
@@ -83,6 +84,7 @@ class Harness:
         owner: str = "runner-a",
         lease_wait_s: float = 1.0,
         clock: Clock | None = None,
+        identity: IdentityOverrides = NO_OVERRIDES,
     ) -> SyncRunner:
         """A runner (on a new store unless one is given) with the gateways registered."""
         store = store or await self.open_store()
@@ -98,6 +100,7 @@ class Harness:
             upstream=upstream,
             lease_ttl_s=30.0,
             lease_wait_s=lease_wait_s,
+            identity=identity,
         )
 
     async def admin_call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

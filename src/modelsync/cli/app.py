@@ -159,6 +159,47 @@ def changes(
 
 
 @app.command()
+def models(
+    *,
+    gateway: Annotated[str | None, typer.Option(help="Only this gateway.")] = None,
+    unmatched: Annotated[
+        bool,
+        typer.Option(
+            "--unmatched",
+            help="Only models offered by exactly one gateway, with the nearest candidates "
+            "on the others: what canonical identity could not join.",
+        ),
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 100,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many first.")] = 0,
+    json: JsonOption = False,
+    remote: RemoteOption = None,
+) -> None:
+    """Show the catalog (prices in USD per 1M tokens), or what identity could not join."""
+    from modelsync.cli.models import read_models, remote_models, render_models, render_unmatched
+
+    settings = _settings()
+    name = _guard(lambda: _selected(settings, gateway)[0]) if gateway else None
+    if remote:
+        token = _admin_token(settings)
+        page = _guard(
+            lambda: remote_models(
+                remote, token, gateway=name, unmatched=unmatched, limit=limit, offset=offset
+            )
+        )
+    else:
+        page = _run(
+            read_models(settings, gateway=name, unmatched=unmatched, limit=limit, offset=offset)
+        )
+    if json:
+        _emit_json(page)
+    elif unmatched:
+        render_unmatched(out, page)
+    else:
+        render_models(out, page)
+
+
+@app.command()
 def simulate(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8900,

@@ -50,6 +50,13 @@ def _request(base_url: str, token: str | None, method: str, path: str, **kwargs:
         raise ModelsyncError(f"cannot reach {base_url}: {exc}") from exc
 
 
+def remote_get(
+    base_url: str, token: str | None, path: str, params: dict[str, Any] | None = None
+) -> Any:
+    """``GET path`` on a running server: its JSON answer."""
+    return _request(base_url, token, "GET", path, params=params)
+
+
 def remote_sync(base_url: str, token: str | None, gateway: str) -> tuple[int, list[RunSummary]]:
     """``POST /api/sync/models`` (waits); the catalog version and one summary per gateway."""
     report = _request(base_url, token, "POST", "/api/sync/models", json={"gateway": gateway})
@@ -74,5 +81,5 @@ def remote_sync(base_url: str, token: str | None, gateway: str) -> tuple[int, li
 def remote_status(base_url: str, token: str | None, gateway: str | None) -> list[dict[str, Any]]:
     """``GET /api/sync/status``, each row cut to the keys ``modelsync status --json`` prints."""
     params = {"gateway": gateway} if gateway else None
-    answer = _request(base_url, token, "GET", "/api/sync/status", params=params)
+    answer = remote_get(base_url, token, "/api/sync/status", params)
     return [{key: row.get(key) for key in STATUS_FIELDS} for row in answer["gateways"]]

@@ -95,12 +95,12 @@ def builtin_specs() -> dict[str, GatewaySpec]:
     return {spec.name: spec for spec in BUILTIN}
 
 
-def build_adapter(kind: str, gateway: str) -> GatewayAdapter:
-    """A fresh adapter of ``kind`` serving ``gateway``."""
+def build_adapter(kind: str, gateway: str, *, id_dialect: str | None = None) -> GatewayAdapter:
+    """A fresh adapter of ``kind`` serving ``gateway`` (ids in ``id_dialect``, else its own)."""
     target = ADAPTERS.get(kind)
     if target is None:
         known = ", ".join(sorted(ADAPTERS))
         raise ConfigError(f"unknown adapter {kind!r} for gateway {gateway!r}; known: {known}")
     module_name, _, class_name = target.partition(":")
     adapter_class: type[GatewayAdapter] = getattr(importlib.import_module(module_name), class_name)
-    return adapter_class(gateway)
+    return adapter_class(gateway, id_dialect=id_dialect)

@@ -59,6 +59,9 @@ class IdentityOverrides:
         }
         return cls(parsed, checked)
 
+    def __bool__(self) -> bool:
+        return bool(self.pins or self.aliases)
+
     def apply(self, gateway: str, raw_id: str, identity: Identity) -> Identity:
         """``identity`` as the overrides correct it (unchanged when none applies)."""
         target = self.pins.get((gateway, raw_id)) or self.aliases.get(identity.id)

@@ -21,7 +21,7 @@ Rules every implementation keeps:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,6 +35,7 @@ from modelsync.domain import (
     RunOutcome,
     SyncPlan,
 )
+from modelsync.identity.unmatched import OfferRow
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,6 +148,19 @@ class RunResult:
     catalog_version: int
     """The global version after the run (unchanged when the plan was empty)."""
     gateway_version: int
+    changes: tuple[ChangeRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdentityMigration:
+    """What :meth:`Store.migrate_identities` did."""
+
+    renamed: int = 0
+    """Models whose canonical id (or author) changed: each recorded as one change."""
+    rewritten: int = 0
+    """Models rewritten for another identity attribute (their variants), without a change."""
+    catalog_version: int | None = None
+    """The catalog version after the renames (``None`` when nothing was renamed)."""
     changes: tuple[ChangeRecord, ...] = ()
 
 
@@ -292,6 +306,22 @@ class Store(ABC):
     async def list_runs(self, *, gateway: str | None = None, limit: int = 50) -> list[StoredRun]:
         """Newest first."""
 
+    @abstractmethod
+    async def migrate_identities(
+        self, fingerprint: str, identify: Callable[[Model], Model], *, now: datetime
+    ) -> IdentityMigration | None:
+        """Bring every stored model's canonical identity up to the rules, once per fingerprint.
+
+        ``fingerprint`` names the rules and overrides of this process; when the store already
+        holds it, nothing happens (``None``). Otherwise, in one transaction that applies wait for:
+        every stored model (removed ones too) goes through the pure ``identify``; a model whose
+        ``id`` or ``provider_slug`` changes is renamed (its row, the ``model_id`` of all its past
+        changes, and one ``updated`` change ``{"id": [old, new]}`` with source ``identity``; its
+        gateway's version and the catalog version are bumped); a model whose ``variants`` alone
+        changed is rewritten silently; then the fingerprint is stored. Runs that later see an id
+        change (new evidence from a gateway) get the same history treatment in ``finish_run``.
+        """
+
     # -- read side -------------------------------------------------------------------------
 
     @abstractmethod
@@ -304,6 +334,10 @@ class Store(ABC):
     @abstractmethod
     async def model_offers(self, model_id: str) -> list[StoredModel]:
         """Every gateway's offer of one canonical model id (removed ones included)."""
+
+    @abstractmethod
+    async def offer_index(self) -> list[OfferRow]:
+        """Every current (not removed) offer's gateway, gateway model id, canonical id, name."""
 
     @abstractmethod
     async def list_changes(

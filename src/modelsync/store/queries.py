@@ -50,6 +50,12 @@ def offers(model_id: str) -> Select[Any]:
     return STORED_MODELS.where(m.model_id == model_id).order_by(m.gateway, m.gateway_model_id)
 
 
+OFFER_INDEX = select(m.gateway, m.gateway_model_id, m.model_id, m.name).where(
+    m.presence != Presence.REMOVED.value
+)
+"""Every current offer's ids and name, without its data (the unmatched report)."""
+
+
 def changes_after(
     *, since: int | None, gateway: str | None, model: str | None, limit: int
 ) -> Select[Any]:

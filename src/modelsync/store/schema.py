@@ -5,7 +5,8 @@ PostgreSQL); change both together. Times are stored as UTC: ``timestamptz`` on P
 UTC text on SQLite, and always read back timezone-aware (:class:`UtcDateTime`). JSON columns are
 ``jsonb`` on PostgreSQL and text on SQLite, (de)serialized by orjson (see ``sql.py``).
 
-* ``catalog_meta``: one row (``id = 1``) holding the global ``catalog_version``.
+* ``catalog_meta``: one row (``id = 1``) holding the global ``catalog_version`` and the fingerprint
+  of the identity rules the stored canonical ids follow (``identity_rules``).
 * ``gateways``: configuration, schedule, last outcome, validators, version and lease per gateway.
 * ``models``: the current catalog, one row per (gateway, gateway model id), removed ones kept.
   ``data`` is :meth:`Model.to_json`; the queried fields are copied into columns beside it.
@@ -80,6 +81,7 @@ catalog_meta = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("version", BigInteger, nullable=False),
+    Column("identity_rules", String(64)),
 )
 
 gateways = Table(

@@ -60,20 +60,22 @@ missing keeps the time of the last success that saw it (:func:`rows.stored_model
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from modelsync.domain import ChangeRecord, ChangeSource, RunOutcome, SyncPlan
+from modelsync.domain import ChangeKind, ChangeRecord, ChangeSource, Model, RunOutcome, SyncPlan
 from modelsync.errors import LeaseLost, StoreError
-from modelsync.store import queries, rows
+from modelsync.identity.unmatched import OfferRow
+from modelsync.store import queries, renames, rows
 from modelsync.store import statements as sql
 from modelsync.store.base import (
     GatewayRegistration,
     GatewayState,
+    IdentityMigration,
     Lease,
     LeaseGrant,
     ModelQuery,
@@ -263,6 +265,13 @@ class SqlStore(Store):
             await conn.execute(sql.MARK_REMOVED, [common | {"p_id": i} for i in plan.removed])
         if not plan.changes:
             return ()
+        rekeyed = [
+            {"p_gateway": c.gateway, "p_id": c.gateway_model_id, "p_model_id": c.id}
+            for c in plan.changes
+            if c.kind is ChangeKind.UPDATED and "id" in c.fields
+        ]
+        if rekeyed:  # a model whose canonical id moved takes its history along
+            await conn.execute(sql.REKEY_HISTORY, rekeyed)
         values = [
             rows.change_values(
                 change, source=source, run_id=run_id, catalog_version=catalog_version, at=now
@@ -276,6 +285,19 @@ class SqlStore(Store):
             ChangeRecord(seq, change, source, run_id, catalog_version, now)
             for seq, change in zip(seqs, plan.changes, strict=True)
         )
+
+    async def migrate_identities(
+        self, fingerprint: str, identify: Callable[[Model], Model], *, now: datetime
+    ) -> IdentityMigration | None:
+        async with self._write("migrate canonical ids") as conn:
+            return await renames.migrate_identities(
+                conn,
+                self._sql,
+                fingerprint=fingerprint,
+                identify=identify,
+                now=now,
+                sort_seqs=self.flags.sort_returned_seqs,
+            )
 
     async def list_runs(self, *, gateway: str | None = None, limit: int = 50) -> list[StoredRun]:
         async with self._read("list runs") as conn:
@@ -294,6 +316,11 @@ class SqlStore(Store):
 
     async def model_offers(self, model_id: str) -> list[StoredModel]:
         return await self._stored_models(queries.offers(model_id))
+
+    async def offer_index(self) -> list[OfferRow]:
+        async with self._read("read the offer index") as conn:
+            found = (await conn.execute(queries.OFFER_INDEX)).all()
+        return [OfferRow(*row) for row in found]
 
     async def _stored_models(self, statement: Any) -> list[StoredModel]:
         async with self._read("read models") as conn:

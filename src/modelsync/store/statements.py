@@ -17,6 +17,7 @@ from sqlalchemy import (
     Delete,
     Insert,
     Select,
+    String,
     Update,
     and_,
     bindparam,
@@ -248,6 +249,51 @@ def insert_changes(flags: DialectFlags) -> Insert:
 
 
 INSERT_RUN = insert(sync_runs)
+
+CLAIM_IDENTITY_MIGRATION = (
+    update(catalog_meta)
+    .where(
+        catalog_meta.c.id == 1,
+        catalog_meta.c.identity_rules.is_distinct_from(bindparam("p_rules", type_=String(64))),
+    )
+    .values(identity_rules=bindparam("p_rules", type_=String(64)))
+)
+"""Store the new fingerprint unless it is stored: the first write of the migration's transaction,
+so it takes the catalog_meta row lock (PostgreSQL) or the file's write lock (SQLite, whose driver
+begins a transaction at the first write, not at a SELECT) before anything is read."""
+ALL_MODELS = select(m.gateway, m.gateway_model_id, m.data)
+RENAME_MODEL = (
+    update(models)
+    .where(_model_row())
+    .values(
+        {
+            m.model_id: bindparam("p_model_id"),
+            m.provider_slug: bindparam("p_provider"),
+            m.data: bindparam("p_data", type_=m.data.type),
+            m.content_hash: bindparam("p_hash"),
+            m.updated_at: _time("p_now"),
+            m.version: bindparam("p_version"),
+        }
+    )
+)
+REWRITE_MODEL_DATA = (
+    update(models).where(_model_row()).values({m.data: bindparam("p_data", type_=m.data.type)})
+)
+REKEY_HISTORY = (
+    update(changes)
+    .where(
+        changes.c.gateway == bindparam("p_gateway"),
+        changes.c.gateway_model_id == bindparam("p_id"),
+    )
+    .values(model_id=bindparam("p_model_id"))
+)
+"""Attach a model's whole change history to its new canonical id."""
+BUMP_GATEWAY_VERSIONS = (
+    update(gateways)
+    .where(g.name.in_(bindparam("p_names", expanding=True)))
+    .values(version=g.version + 1)
+    .returning(g.name, g.version)
+)
 
 LOAD_CATALOG = (
     select(g.version, m.gateway_model_id, m.data, m.presence, m.miss_count)

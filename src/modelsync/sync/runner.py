@@ -39,7 +39,9 @@ from modelsync.fetch import Validators
 from modelsync.gateways.base import GatewayAdapter
 from modelsync.gateways.registry import build_adapter
 from modelsync.guard import GuardPolicy, check_snapshot, plan_sync
+from modelsync.identity import NO_OVERRIDES, IdentityOverrides
 from modelsync.store.base import GatewayState, LeaseGrant, RunRecord, RunResult, Store
+from modelsync.sync.identities import IdentityUpkeep
 from modelsync.sync.listing import Listing, PageFetcher, fetch_listing
 
 log = structlog.get_logger("modelsync.sync")
@@ -156,6 +158,7 @@ class SyncRunner:
         upstream: str | None = None,
         lease_ttl_s: float = 300.0,
         lease_wait_s: float = 60.0,
+        identity: IdentityOverrides = NO_OVERRIDES,
     ) -> None:
         self._store = store
         self._fetcher = fetcher
@@ -166,6 +169,7 @@ class SyncRunner:
         self._upstream = upstream
         self._lease_ttl_s = lease_ttl_s
         self._lease_wait_s = lease_wait_s
+        self.identity = IdentityUpkeep(identity, self._adapter_named)
         self._adapters: dict[str, GatewayAdapter] = {}
         self._memos: dict[str, _Memo] = {}
         self._listeners: list[Listener] = []
@@ -181,9 +185,18 @@ class SyncRunner:
     def adapter(self, gateway: ResolvedGateway) -> GatewayAdapter:
         adapter = self._adapters.get(gateway.name)
         if adapter is None:
-            adapter = build_adapter(gateway.spec.adapter, gateway.name)
+            dialect = gateway.config.options.get("id_dialect")
+            adapter = build_adapter(
+                gateway.spec.adapter,
+                gateway.name,
+                id_dialect=dialect if isinstance(dialect, str) else None,
+            )
             self._adapters[gateway.name] = adapter
         return adapter
+
+    def _adapter_named(self, name: str) -> GatewayAdapter | None:
+        gateway = self._gateways.get(name)
+        return None if gateway is None else self.adapter(gateway)
 
     async def run_many(
         self,
@@ -333,6 +346,7 @@ class SyncRunner:
         models: dict[str, Model] = {}
         raw: dict[str, tuple[bytes, Model]] = {}
         dumps = orjson.dumps
+        overridden = self.identity.overridden if self.identity.overrides else None
         for model_id, entry in entries:
             key = dumps(entry)
             cached = known.get(model_id)
@@ -340,6 +354,8 @@ class SyncRunner:
                 model = cached[1]
             else:
                 model = adapter.normalize(model_id, entry)
+                if overridden is not None:
+                    model = overridden(model)
             models[model_id] = model
             raw[model_id] = (key, model)
         return _Snapshot(models, raw)

@@ -15,6 +15,7 @@ from modelsync.domain import ChangeSource
 from modelsync.errors import ConfigError, StoreError
 from modelsync.store.base import ModelQuery, StoredRun
 from modelsync.sync.health import status_json
+from modelsync.sync.identities import unmatched_page
 from modelsync.sync.runner import RunSummary
 from modelsync.web.auth import AdminRoute
 from modelsync.web.deps import services_of
@@ -29,6 +30,7 @@ from modelsync.web.schemas import (
     StatusOut,
     SyncAcceptedOut,
     SyncReportOut,
+    UnmatchedOut,
 )
 from modelsync.web.services import Services
 
@@ -202,6 +204,21 @@ async def list_models(
         "count": len(models),
         "models": [model.to_json() for model in models],
     }
+
+
+@router.get(
+    "/api/models/unmatched", response_model=UnmatchedOut, responses=NOT_FOUND, tags=["catalog"]
+)
+async def unmatched_models(
+    request: Request,
+    gateway: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
+) -> dict[str, Any]:
+    """The models offered by exactly one gateway, with the nearest candidates on the others."""
+    services = services_of(request)
+    name = gateway_or_404(services, gateway).name if gateway else None
+    return await unmatched_page(services.runtime.store, gateway=name, limit=limit, offset=offset)
 
 
 @router.get(

@@ -125,6 +125,10 @@ class ModelOut(Out):
     supported_parameters: list[str]
     status: Literal["active", "deprecated", "missing", "removed"]
     deprecation_date: str | None
+    variants: list[str] = Field(
+        description="How this gateway serves the model (free, turbo, fp8, fast...): the offer's "
+        "attributes, not the model's identity"
+    )
     extra: dict[str, Any]
     first_seen_at: str
     last_seen_at: str
@@ -144,6 +148,27 @@ class OffersOut(Out):
     offers: list[ModelOut]
 
 
+class CandidateOut(Out):
+    id: str
+    gateways: list[str] = Field(description="The other gateways offering it")
+    score: float = Field(description="0..1: the weighted share of words the two ids have in common")
+
+
+class UnmatchedModelOut(Out):
+    id: str
+    gateway: str = Field(description="The one gateway offering it")
+    gateway_model_ids: list[str]
+    name: str | None
+    candidates: list[CandidateOut] = Field(description="The nearest ids on other gateways")
+
+
+class UnmatchedOut(Out):
+    catalog_version: int
+    total: int = Field(description="Canonical ids offered by exactly one gateway")
+    count: int
+    models: list[UnmatchedModelOut]
+
+
 class ChangeOut(Out):
     seq: int
     gateway: str
@@ -152,7 +177,7 @@ class ChangeOut(Out):
     kind: Literal["added", "updated", "removed", "restored"]
     fields: dict[str, list[Any]] = Field(description="{field: [old, new]}")
     anomalies: list[str]
-    source: Literal["poll", "webhook", "manual"]
+    source: Literal["poll", "webhook", "manual", "identity"]
     catalog_version: int
     at: str
 
