@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from typer.testing import CliRunner
 
 from modelsync.cli.app import app
@@ -27,11 +30,15 @@ def seeded_database(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def invoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    """A CLI runner on the seeded database."""
+def invoke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """A CLI runner on the seeded database; the logging the command configured is put back
+    (it points at the runner's captured stderr, closed once the command ends)."""
     monkeypatch.setenv("MODELSYNC_DATABASE_URL", seeded_database(tmp_path))
     monkeypatch.setenv("COLUMNS", "200")
-    return CliRunner()
+    saved, handlers = structlog.get_config(), logging.root.handlers[:]
+    yield CliRunner()
+    structlog.configure(**saved)
+    logging.root.handlers[:] = handlers
 
 
 def test_unmatched_json_and_table(invoke: CliRunner) -> None:
