@@ -43,28 +43,33 @@ AUTHOR_ALIASES: Mapping[str, str] = {
 NOT_AUTHORS = frozenset({"system", "user", "organization", "organization-owner", "unknown", "n-a"})
 """``owned_by`` values that name no author."""
 
-FAMILY_AUTHORS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), author)
-    for pattern, author in (
-        (r"^(meta-)?(code)?llama", "meta-llama"),
-        (r"^(qwen|qwq)", "qwen"),
-        (r"^deepseek", "deepseek"),
-        (r"^(gemma|gemini|learnlm|imagen|veo-)", "google"),
-        (r"^(mistral|mixtral|ministral|codestral|devstral|pixtral|magistral)", "mistralai"),
-        (r"^kimi", "moonshotai"),
-        (r"^grok", "x-ai"),
-        (
-            r"^(gpt-([345]|oss|image|realtime|audio)|o[134](-|$)|whisper|dall-e|tts-1|chatgpt)",
-            "openai",
-        ),
-        (r"^claude", "anthropic"),
-        (r"^flux", "black-forest-labs"),
-        (r"^phi-", "microsoft"),
-        (r"^command", "cohere"),
-        (r"^minimax", "minimax"),
-        (r"^(sonar|r1-1776)", "perplexity"),
-        (r"^jamba", "ai21"),
-    )
+PatternTable = tuple[tuple[re.Pattern[str], str], ...]
+
+
+def pattern_table(*rows: tuple[str, str]) -> PatternTable:
+    """``(regular expression, value)`` rows, compiled."""
+    return tuple((re.compile(pattern), value) for pattern, value in rows)
+
+
+FAMILY_AUTHORS = pattern_table(
+    (r"^(meta-)?(code)?llama", "meta-llama"),
+    (r"^(qwen|qwq)", "qwen"),
+    (r"^deepseek", "deepseek"),
+    (r"^(gemma|gemini|learnlm|imagen|veo-)", "google"),
+    (r"^(mistral|mixtral|ministral|codestral|devstral|pixtral|magistral)", "mistralai"),
+    (r"^kimi", "moonshotai"),
+    (r"^grok", "x-ai"),
+    (
+        r"^(gpt-([345]|oss|image|realtime|audio)|o[134](-|$)|whisper|dall-e|tts-1|chatgpt)",
+        "openai",
+    ),
+    (r"^claude", "anthropic"),
+    (r"^flux", "black-forest-labs"),
+    (r"^phi-", "microsoft"),
+    (r"^command", "cohere"),
+    (r"^minimax", "minimax"),
+    (r"^(sonar|r1-1776)", "perplexity"),
+    (r"^jamba", "ai21"),
 )
 """The first pattern matching a normalized slug names its author, when the gateway names none."""
 

@@ -30,6 +30,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
+from modelsync.identity.authors import pattern_table
 from modelsync.identity.dialects import Dialect
 
 QUANTIZATIONS = frozenset(
@@ -112,7 +113,7 @@ def _claude(slug: str) -> str:
 
 
 def _substitutions(*rules: tuple[str, str]) -> Callable[[str], str]:
-    compiled = [(re.compile(pattern), replacement) for pattern, replacement in rules]
+    compiled = pattern_table(*rules)
 
     def apply(slug: str) -> str:
         for pattern, replacement in compiled:
@@ -139,16 +140,13 @@ FAMILY_RULES: dict[str, Callable[[str], str]] = {
 INSTRUCT_ONLY = re.compile(r"^llama-3\.3-70b$")
 """Models released only as instruct models: the bare name means the instruct one everywhere."""
 
-PAIRED: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), suffix)
-    for pattern, suffix in (
-        (r"^llama-3(\.[12])?-\d+b(-vision)?$", "-instruct"),
-        (r"^llama-4-(scout|maverick)(-\d+b-\d+e)?$", "-instruct"),
-        (r"^gemma-\d+(\.\d+)?n?-e?\d+b$", "-it"),
-        (r"^kimi-k2$", "-instruct"),
-        (r"^mixtral-8x\d+b$", "-instruct"),
-        (r"^qwen-2(\.5)?(-coder|-vl|-math)?-\d+(\.\d+)?b$", "-instruct"),
-    )
+PAIRED = pattern_table(
+    (r"^llama-3(\.[12])?-\d+b(-vision)?$", "-instruct"),
+    (r"^llama-4-(scout|maverick)(-\d+b-\d+e)?$", "-instruct"),
+    (r"^gemma-\d+(\.\d+)?n?-e?\d+b$", "-it"),
+    (r"^kimi-k2$", "-instruct"),
+    (r"^mixtral-8x\d+b$", "-instruct"),
+    (r"^qwen-2(\.5)?(-coder|-vl|-math)?-\d+(\.\d+)?b$", "-instruct"),
 )
 """Families released as base + instruct, and the suffix their instruct models carry (step 6)."""
 
