@@ -90,7 +90,7 @@ class AimoAdapter(GatewayAdapter):
             if prompt is not None and completion is not None:
                 offers.append((key or label or "", prompt, completion))
         best = cheapest(offers)
-        optional_text(entry.get("canonical_slug"), "canonical_slug")
+        optional_text(entry.get("canonical_slug"), "canonical_slug")  # a non-string is malformed
         identity = self.identify(gateway_model_id, entry)
         return Model(
             gateway=self.gateway,

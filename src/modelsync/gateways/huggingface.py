@@ -122,7 +122,7 @@ class HuggingFaceAdapter(GatewayAdapter):
                 offers.append((name, *prices))
         best = cheapest(offers)
         pricing = NO_PRICING if best is None else Pricing(prompt=best[1], completion=best[2])
-        optional_text(entry.get("owned_by"), "owned_by")
+        optional_text(entry.get("owned_by"), "owned_by")  # a non-string is malformed
         identity = self.identify(gateway_model_id, entry)
         extra = {k: v for k, v in entry.items() if k not in _CONSUMED}
         extra["providers"] = kept

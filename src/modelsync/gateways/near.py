@@ -166,7 +166,7 @@ class NearAdapter(GatewayAdapter):
             meta.get("supportedSamplingParameters"), "metadata.supportedSamplingParameters"
         ) + string_tuple(meta.get("supportedFeatures"), "metadata.supportedFeatures")
         deprecation = iso_date(meta.get("deprecationDate"), "metadata.deprecationDate")
-        optional_text(meta.get("ownedBy"), "metadata.ownedBy")
+        optional_text(meta.get("ownedBy"), "metadata.ownedBy")  # a non-string is malformed
         identity = self.identify(gateway_model_id, entry)
         name = optional_text(meta.get("modelDisplayName"), "metadata.modelDisplayName")
         description = optional_text(meta.get("modelDescription"), "metadata.modelDescription")

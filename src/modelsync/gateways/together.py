@@ -112,7 +112,7 @@ class TogetherAdapter(GatewayAdapter):
 
     def build(self, gateway_model_id: str, raw: dict[str, Any]) -> Model:
         model_type = optional_text(raw.get("type"), "type")
-        optional_text(raw.get("organization"), "organization")
+        optional_text(raw.get("organization"), "organization")  # a non-string is malformed
         identity = self.identify(gateway_model_id, raw)
         pricing, pricing_rest = together_pricing(gateway_model_id, model_type, raw.get("pricing"))
         inputs, outputs = TYPE_MODALITIES.get(model_type or "chat", ((), ()))

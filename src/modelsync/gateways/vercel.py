@@ -107,7 +107,7 @@ class VercelAdapter(GatewayAdapter):
         parameters = set(string_tuple(entry.get("supported_parameters"), "supported_parameters"))
         parameters.update(_TAG_PARAMETERS[tag] for tag in tags if tag in _TAG_PARAMETERS)
         deprecation = iso_date(entry.get("deprecated_at"), "deprecated_at")
-        optional_text(entry.get("owned_by"), "owned_by")
+        optional_text(entry.get("owned_by"), "owned_by")  # a non-string is malformed
         identity = self.identify(gateway_model_id, entry)
         return Model(
             gateway=self.gateway,
