@@ -17,22 +17,18 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import os
-import re
 import secrets
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import orjson
+from loadgen import BIN, UVICORN_ARGS, free_port, process, run_wrk, wait_until_up
 
 from modelsync.webhooks.signing import sign_standard
 
@@ -80,33 +76,6 @@ end
 GATEWAYS = ("openrouter", "groq", "together", "fireworks", "google", "cerebras", "nebius", "xai")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_up(url: str, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
-@contextlib.contextmanager
-def process(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def write_requests(path: Path, secret: str, count: int, prefix: str) -> None:
     """``count`` signed deliveries with ids never used before (``prefix``), one per line:
     ``name=value|...<TAB>body``."""
@@ -131,31 +100,6 @@ def write_requests(path: Path, secret: str, count: int, prefix: str) -> None:
             }
             joined = "|".join(f"{name}={value}" for name, value in headers.items())
             handle.write(f"{joined}\t{body.decode()}\n")
-
-
-def run_wrk(
-    url: str, requests: Path, lua: Path, seconds: int, connections: int
-) -> dict[str, float]:
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(lua), url,
-         "--", str(requests), "1"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-
-    def percentile(label: str) -> float:
-        match = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)\b", out)
-        assert match, out
-        value, unit = float(match.group(1)), match.group(2)
-        return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {
-        "rps": rps,
-        "p50": percentile("50"),
-        "p99": percentile("99"),
-        "non_2xx": float(non_2xx.group(1)) if non_2xx else 0.0,
-    }
 
 
 def visibility_latency(base: str, secret: str, count: int) -> list[float]:
@@ -197,10 +141,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk")
-    uvicorn_args = ["--loop", "uvloop", "--http", "httptools", "--log-level", "warning",
-                    "--no-access-log", "--workers", "1"]  # fmt: skip
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-    bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         (work / "bare_app.py").write_text(BARE_APP)
@@ -213,12 +154,12 @@ def main() -> None:
                "MODELSYNC_UPSTREAM": f"http://127.0.0.1:{sim_port}",
                "MODELSYNC_LOG_LEVEL": "WARNING", "PYTHONPATH": str(work)}  # fmt: skip
         with (
-            process([str(bin_dir / "modelsync"), "simulate", "--port", str(sim_port)], env, work),
-            process([str(bin_dir / "uvicorn"), "bare_app:app", "--port", str(bare_port),
-                     *uvicorn_args], env, work),
-            process([str(bin_dir / "uvicorn"), "--factory",
+            process([str(BIN / "modelsync"), "simulate", "--port", str(sim_port)], env, work),
+            process([str(BIN / "uvicorn"), "bare_app:app", "--port", str(bare_port),
+                     *UVICORN_ARGS], env, work),
+            process([str(BIN / "uvicorn"), "--factory",
                      "modelsync.web.app:app_from_environment", "--port", str(app_port),
-                     *uvicorn_args], env, work),
+                     *UVICORN_ARGS], env, work),
         ):  # fmt: skip
             for port in (sim_port, bare_port, app_port):
                 wait_until_up(f"http://127.0.0.1:{port}/")
@@ -227,15 +168,21 @@ def main() -> None:
             # warm-up, not counted: past the service's start-up syncs
             write_requests(requests, secret, 50_000, "warmup")
             for port in (bare_port, app_port):
-                run_wrk(url.format(port), requests, lua, 3, args.connections)
+                run_wrk(
+                    url.format(port),
+                    seconds=3,
+                    connections=args.connections,
+                    script=lua,
+                    script_args=(str(requests), "1"),
+                )
             for round_number in range(args.repeat):
                 # fresh deliveries every round: a repeated id is a (cheap) duplicate
                 count = 60_000 * args.seconds
                 write_requests(requests, secret, count, f"r{round_number}_{secrets.token_hex(4)}")
-                bare_runs.append(run_wrk(url.format(bare_port), requests, lua, args.seconds,
-                                         args.connections))  # fmt: skip
-                hook_runs.append(run_wrk(url.format(app_port), requests, lua, args.seconds,
-                                         args.connections))  # fmt: skip
+                for port, runs in ((bare_port, bare_runs), (app_port, hook_runs)):
+                    runs.append(run_wrk(url.format(port), seconds=args.seconds,
+                                        connections=args.connections, script=lua,
+                                        script_args=(str(requests), "1")))  # fmt: skip
             latencies = visibility_latency(f"http://127.0.0.1:{app_port}", secret, 300)
 
     def med(runs: list[dict[str, float]], key: str) -> float:

@@ -47,10 +47,17 @@ PLACEHOLDER_KEY = "modelsync-placeholder-key"
 """Sent as the key of a gateway without one when ``MODELSYNC_UPSTREAM`` points at a stand-in."""
 
 
+MAX_BODY_BYTES = 200 * 1024 * 1024
+"""The default limit of an upstream response body, decoded (``MODELSYNC_HTTP__MAX_BODY_BYTES``):
+100,000 models (the default count bound of one snapshot) at 2 KiB each. OpenRouter's entries,
+the largest of the shipped gateways' list APIs, are 1.2-1.7 KiB as served (the recorded
+catalogs; ``tests/unit/test_body_limit.py``). Raise it with the count bound."""
+
+
 class HttpSettings(BaseModel):
     connect_timeout_s: float = Field(5.0, gt=0)
     read_timeout_s: float = Field(30.0, gt=0)
-    max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)
+    max_body_bytes: int = Field(MAX_BODY_BYTES, gt=0)
     attempts: int = Field(4, ge=1, le=10)
     backoff_base_s: float = Field(0.5, ge=0)
     backoff_cap_s: float = Field(30.0, ge=0)

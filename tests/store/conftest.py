@@ -19,6 +19,8 @@ from conftest import POSTGRES_URL, service_unavailable
 from modelsync.store import migrate
 from modelsync.store.sql import SqlStore
 
+from .factories import at, model, registration, sync
+
 TABLES = "gateways, models, changes, sync_runs, webhook_deliveries"
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -116,3 +118,14 @@ async def make_store(db_url: str) -> AsyncIterator[StoreFactory]:
 async def store(make_store: StoreFactory) -> SqlStore:
     """An open store on an empty database."""
     return await make_store()
+
+
+@pytest.fixture
+async def catalog(store: SqlStore) -> SqlStore:
+    """groq: models 0-4 (model 4 removed); fal: models 3-5 (the same canonical ids 3 and 4)."""
+    await store.register_gateways([registration("groq"), registration("fal")])
+    await sync(store, "groq", [model("groq", i) for i in range(5)], now=at(0))
+    for seconds in (10, 20):
+        await sync(store, "groq", [model("groq", i) for i in range(4)], now=at(seconds))
+    await sync(store, "fal", [model("fal", i, name=f"FAL 100% {i}") for i in (3, 4, 5)], now=at(30))
+    return store

@@ -10,15 +10,18 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, Insert, column, insert, inspect, table
 
 from modelsync.errors import ConfigError, StoreError
 from modelsync.store import create_store, migrate
+from modelsync.store.base import ModelQuery
 from modelsync.store.engine import create_engine, database_url, dialect_flags
-from modelsync.store.schema import metadata
+from modelsync.store.rows import model_values, registration_values
+from modelsync.store.schema import gateways, is_search_object, metadata, models
 from modelsync.store.sql import SqlStore
 
 from .conftest import BACKENDS, drop_postgres_database, new_postgres_database
+from .factories import at, model, registration, sync
 
 
 @pytest.fixture(params=BACKENDS)
@@ -36,9 +39,23 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def schema_differences(connection: Connection) -> list[Any]:
     """What ``alembic check`` would report: the database against schema.py's metadata."""
-    options = {"compare_type": True, "compare_server_default": True}
+    options = {
+        "compare_type": True,
+        "compare_server_default": True,
+        "include_name": lambda name, _type, _parents: not is_search_object(name),
+    }
     context = MigrationContext.configure(connection, opts=options)
     return list(compare_metadata(context, metadata))
+
+
+def insert_gateway() -> Insert:
+    return insert(gateways)
+
+
+def insert_model_0002(values: dict[str, Any]) -> Insert:
+    """An INSERT into 0002's ``models`` (no ``row_id`` yet), through a table of that shape."""
+    columns = [column(name, models.c[name].type) for name in values]
+    return insert(table("models", *columns))
 
 
 def table_names(connection: Connection) -> set[str]:
@@ -98,12 +115,17 @@ async def test_open_migrates_sqlite_in_a_new_folder(tmp_path: Path) -> None:
 
 
 async def test_open_on_an_in_memory_sqlite_database() -> None:
-    """``sqlite+aiosqlite://`` works too (one connection for reads and writes)."""
+    """``sqlite+aiosqlite://`` works too (one connection for reads and writes, the served
+    reads included)."""
     store = SqlStore("sqlite+aiosqlite://")
     await store.open()
     try:
         assert await store.catalog_version() == 0
         assert await store.gateway_states() == []
+        await store.register_gateways([registration("groq")])
+        await sync(store, "groq", [model("groq", 1)], now=at(0))
+        assert len((await store.served_models(ModelQuery(q="model"))).rows) == 1
+        assert [g.name for g in (await store.gateway_statuses()).gateways] == ["groq"]
     finally:
         await store.close()
 
@@ -156,3 +178,39 @@ async def test_an_unreachable_database_is_a_store_error(tmp_path: Path) -> None:
         await SqlStore(url).open()
     with pytest.raises(StoreError):
         await migrate.upgrade(url)
+
+
+async def test_read_path_migration_keeps_and_indexes_existing_models(fresh_url: str) -> None:
+    """0002 -> 0003 keeps every model row, keys it, and indexes it for search; and back."""
+    await migrate.upgrade(fresh_url, "0002")
+    store_at_0002_rows = [
+        model("groq", n, name=f"Llama {n}" if n % 2 else f"Mistral {n}") for n in range(6)
+    ]
+
+    def insert(connection: Connection) -> None:
+        connection.execute(insert_gateway(), registration_values(registration("groq")))
+        for entry in store_at_0002_rows:
+            values = model_values(entry, version=1, now=at(0))
+            connection.execute(insert_model_0002(values), values)
+
+    await run_on(fresh_url, insert)
+    await migrate.upgrade(fresh_url)
+    store = SqlStore(fresh_url)
+    await store.open()
+    try:
+        found = await store.list_models(ModelQuery(limit=100))
+        assert sorted(m.model.id for m in found) == sorted(m.id for m in store_at_0002_rows)
+        llamas = await store.list_models(ModelQuery(q="llama"))
+        assert sorted(m.model.name or "" for m in llamas) == ["Llama 1", "Llama 3", "Llama 5"]
+        await sync(store, "groq", store_at_0002_rows[:5], now=at(10))  # upserts on the new key
+        assert len(await store.list_models(ModelQuery(limit=100))) == 6
+    finally:
+        await store.close()
+
+    def downgrade(connection: Connection) -> None:
+        command.downgrade(migrate.alembic_config(connection), "0002")
+
+    await run_on(fresh_url, downgrade)
+    assert await migrate.current(fresh_url) == "0002"
+    await migrate.upgrade(fresh_url)
+    assert await run_on(fresh_url, schema_differences) == []

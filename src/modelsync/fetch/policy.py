@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
+from modelsync.config import MAX_BODY_BYTES
 from modelsync.errors import FetchError, RateLimited, TransientFetchError, UpstreamHTTPError
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ class FetchPolicy:
 
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
-    max_body_bytes: int = 32 * 1024 * 1024
+    max_body_bytes: int = MAX_BODY_BYTES
     attempts: int = 4
     backoff_base_s: float = 0.5
     backoff_cap_s: float = 30.0

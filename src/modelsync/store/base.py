@@ -24,7 +24,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from modelsync.domain import (
     CatalogEntry,
@@ -36,6 +36,7 @@ from modelsync.domain import (
     SyncPlan,
 )
 from modelsync.identity.unmatched import OfferRow
+from modelsync.store.served import ServedRows
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,6 +98,11 @@ class LeaseGrant:
     state: GatewayState
 
 
+def duration_ms(started_at: datetime, finished_at: datetime) -> int:
+    """A run's duration in whole milliseconds."""
+    return round((finished_at - started_at).total_seconds() * 1000)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunRecord:
     """One finished run, as :meth:`Store.finish_run` records it."""
@@ -124,7 +130,7 @@ class RunRecord:
 
     @property
     def duration_ms(self) -> int:
-        return round((self.finished_at - self.started_at).total_seconds() * 1000)
+        return duration_ms(self.started_at, self.finished_at)
 
     @property
     def succeeded(self) -> bool:
@@ -138,6 +144,49 @@ class StoredRun:
     id: int
     record: RunRecord
     catalog_version: int | None
+
+
+class ServedGateway(NamedTuple):
+    """A gateway as its status is served: the state's fields the status shows (named as on
+    :class:`GatewayState`), then its newest run's (``run_*``, all ``None`` before the first).
+    A tuple, not a frozen dataclass: a status page builds one per gateway."""
+
+    name: str
+    tier: str
+    interval_s: int
+    enabled: bool
+    disabled_reason: str | None
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    last_outcome: RunOutcome | None
+    consecutive_failures: int
+    next_run_at: datetime | None
+    model_count: int
+    version: int
+    last_webhook: Mapping[str, Any] | None
+    run_id: int | None
+    run_trigger: ChangeSource | None
+    run_outcome: RunOutcome | None
+    run_started_at: datetime | None
+    run_finished_at: datetime | None
+    run_added: int | None
+    run_updated: int | None
+    run_removed: int | None
+    run_restored: int | None
+    run_missing: int | None
+    run_total_models: int | None
+    run_http_status: int | None
+    run_bytes: int | None
+    run_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ServedStatuses:
+    """Gateways as their status is served, and the catalog version, read at one moment."""
+
+    catalog_version: int
+    gateways: list[ServedGateway]
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +371,11 @@ class Store(ABC):
         change (new evidence from a gateway) get the same history treatment in ``finish_run``.
         """
 
+    @abstractmethod
+    async def gateway_statuses(self, gateway: str | None = None) -> ServedStatuses:
+        """Registered gateways (all, or the one named) by name, each with its last run, and the
+        catalog version: one statement, whatever the number of gateways."""
+
     # -- read side -------------------------------------------------------------------------
 
     @abstractmethod
@@ -329,7 +383,8 @@ class Store(ABC):
 
     @abstractmethod
     async def list_models(self, query: ModelQuery) -> list[StoredModel]:
-        """Models by gateway, then id; ``q`` matches id, name or gateway model id (any case)."""
+        """Models by gateway, then id; ``q`` matches id, name or gateway model id (any case),
+        ranked (see ``queries.py``)."""
 
     @abstractmethod
     async def model_offers(self, model_id: str) -> list[StoredModel]:
@@ -349,6 +404,24 @@ class Store(ABC):
         limit: int = 100,
     ) -> list[ChangeRecord]:
         """Changes with ``seq > since``, oldest first; ``model`` matches the canonical id."""
+
+    # -- served reads: the JSON API's, as JSON, in one statement each ---------------------
+
+    @abstractmethod
+    async def served_models(self, query: ModelQuery) -> ServedRows:
+        """:meth:`list_models` as :meth:`StoredModel.to_json` fragments, with the catalog
+        version read in the same statement."""
+
+    @abstractmethod
+    async def served_offers(self, model_id: str) -> ServedRows:
+        """:meth:`model_offers` as :meth:`StoredModel.to_json` fragments (no rows: unknown)."""
+
+    @abstractmethod
+    async def served_changes(
+        self, *, since: int | None, gateway: str | None, model: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """:meth:`list_changes` as :meth:`ChangeRecord.to_json` dicts for ``orjson.dumps``
+        (``fields`` and ``anomalies`` as stored JSON fragments)."""
 
     # -- webhooks and housekeeping ---------------------------------------------------------
 

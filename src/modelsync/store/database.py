@@ -9,6 +9,8 @@ checks the schema (``migrates_on_open``), and hands out connections:
   PostgreSQL it is a pooled connection.
 * :meth:`SqlDatabase.read` is a pooled connection (WAL: readers never wait for the writer), but
   on ``:memory:``, where the one connection serves both.
+* :meth:`SqlDatabase.fetch` runs one statement on the read lane
+  (:mod:`~modelsync.store.read_lane`): the API's reads, rows as the driver returns them.
 
 Every SQLAlchemy or OS error inside either becomes :class:`~modelsync.errors.StoreError`.
 """
@@ -16,21 +18,30 @@ Every SQLAlchemy or OS error inside either becomes :class:`~modelsync.errors.Sto
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.expression import ClauseElement
 
 from modelsync.errors import StoreError
 from modelsync.store import migrate
 from modelsync.store.engine import (
+    SQLITE_BUSY_TIMEOUT_MS,
     DialectFlags,
     create_engine,
     database_url,
     dialect_flags,
     ensure_sqlite_folder,
     is_memory,
+)
+from modelsync.store.read_lane import (
+    PostgresReadLane,
+    ReadLane,
+    SqliteReadLane,
+    compile_read,
 )
 
 
@@ -45,6 +56,7 @@ class SqlDatabase:
         self._engine: AsyncEngine | None = None
         self._writer: AsyncConnection | None = None
         self._shared_reads = False
+        self._lane: ReadLane | None = None
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
@@ -62,6 +74,10 @@ class SqlDatabase:
             raise
         self._engine = engine
         self._shared_reads = is_memory(self.url)
+        if self.flags.name == "postgresql":
+            self._lane = PostgresReadLane(self.url)
+        elif not self._shared_reads:
+            self._lane = SqliteReadLane(self.url, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)
 
     async def _migrate(self, engine: AsyncEngine) -> None:
         head = migrate.head_revision()
@@ -81,9 +97,11 @@ class SqlDatabase:
             raise StoreError(f"cannot open the database: {exc}") from exc
 
     async def close(self) -> None:
-        """Close the writer and every pooled connection; safe to call twice."""
-        writer, engine = self._writer, self._engine
-        self._writer = self._engine = None
+        """Close the writer, the read lane and every pooled connection; safe to call twice."""
+        writer, engine, lane = self._writer, self._engine, self._lane
+        self._writer = self._engine = self._lane = None
+        if lane is not None:
+            await lane.close()
         if writer is not None:
             await writer.close()
         if engine is not None:
@@ -114,6 +132,18 @@ class SqlDatabase:
                     yield connection
         except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"cannot {action}: {exc}") from exc
+
+    async def fetch(
+        self, statement: ClauseElement, params: Mapping[str, Any], *, action: str
+    ) -> list[Sequence[Any]]:
+        """The statement's rows as the driver returns them, read on the read lane (or through
+        the one connection of an in-memory database)."""
+        if self._lane is not None:
+            return await self._lane.fetch(statement, params, action=action)
+        compiled = compile_read(statement, self._require_engine().dialect)
+        arguments = tuple(compiled.arguments(params))
+        async with self.read(action) as connection:
+            return list((await connection.exec_driver_sql(compiled.sql, arguments)).all())
 
     def _require_engine(self) -> AsyncEngine:
         if self._engine is None:

@@ -1,26 +1,175 @@
-"""PURE: the read side's SELECT statements, built from the caller's filters.
+"""PURE: the read side's SELECT statements, one per shape of the caller's filters.
 
-These vary per call (filters come and go), so they are built each time; they are still Core
-statements whose shapes repeat, so SQLAlchemy's compiled cache serves them after the first use.
-``q`` is matched case-insensitively as a literal substring (``%`` and ``_`` are escaped).
+A request's filters choose a *shape* (which filters are present, how ``q`` is searched); each
+shape's statement is built once (``functools.cache``) with named ``p_*`` bind parameters, and the
+values bind at execution, so SQLAlchemy's compiled cache, the read lane's compiled SQL and the
+drivers' prepared statements all see a handful of statements. Every order a statement uses has an
+index that ends with its ``ORDER BY`` columns (``schema.py``), so a page reads its rows in order
+and stops at the limit; the tests pin that with ``EXPLAIN`` on both databases.
+
+``q`` finds a case-insensitive substring of the canonical id, the name or the gateway's model id.
+A query of three characters or more goes through the text index (``schema.SEARCH_TABLE``); a
+shorter one, which no trigram index can serve, is a scan. Results are ranked the same way on
+both databases (:func:`search_rank`): models whose canonical id holds ``q`` first, the earlier
+it starts and the shorter the id the better (``llama`` puts ``meta/llama-3-8b`` before
+``acme/codellama-34b``), then the catalog's order. (FTS5's ``bm25`` and ``word_similarity``
+were measured: they rank trigrams, not ids, and cost more than the query.)
+
+Each model statement comes in two column sets: ``DOMAIN`` (typed, for :class:`StoredModel`) and
+``SERVED`` (raw text for :mod:`modelsync.store.served`, which writes the API's JSON from it).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import Enum
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import (
+    FunctionElement,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from modelsync.domain import Presence
-from modelsync.store.base import ModelQuery
-from modelsync.store.schema import changes, gateways, models, sync_runs, webhook_deliveries
+from modelsync.store.base import ModelQuery, ServedGateway
+from modelsync.store.schema import (
+    PG_SEARCH_TEXT,
+    SEARCH_TABLE,
+    catalog_meta,
+    changes,
+    gateways,
+    models,
+    sync_runs,
+    webhook_deliveries,
+)
 
 m = models.c
+c = changes.c
 
-STORED_MODELS = select(*models.c, gateways.c.last_success_at.label("gateway_last_success_at")).join(
-    gateways, gateways.c.name == m.gateway
+MIN_INDEXED_QUERY = 3
+"""The shortest ``q`` the trigram indexes can serve (a trigram is three characters)."""
+
+CATALOG_VERSION = (
+    select(catalog_meta.c.version)
+    .where(catalog_meta.c.id == 1)
+    .scalar_subquery()
+    .label("catalog_version")
 )
-"""Model rows with their gateway's last success (a present model's ``last_seen_at``)."""
+"""Read in the same statement as the rows it stamps (one snapshot)."""
+
+
+class IsoTime(FunctionElement[str]):
+    """A stored time as text, as the served JSON writes it: PostgreSQL formats it as Python's
+    ``datetime.isoformat()`` of the UTC value would (so asyncpg decodes a string, not a
+    ``datetime``); SQLite's stored text passes as it is, for ``served.sqlite_time_text``."""
+
+    type = Text()
+    inherit_cache = True
+
+
+@compiles(IsoTime, "sqlite")
+def _iso_time_sqlite(element: IsoTime, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(IsoTime, "postgresql")
+def _iso_time_postgresql(element: IsoTime, compiler: SQLCompiler, **kw: Any) -> str:
+    utc = f"({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC'"
+    return (
+        f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE to_char({utc}, 'US') "
+        f"WHEN '000000' THEN '' ELSE '.' || to_char({utc}, 'US') END || '+00:00'"
+    )
+
+
+LAST_SEEN = case(
+    (
+        and_(m.presence == Presence.PRESENT.value, gateways.c.last_success_at > m.last_seen_at),
+        gateways.c.last_success_at,
+    ),
+    else_=m.last_seen_at,
+).label("last_seen_at")
+"""A present model was seen on its gateway's last success (rows are written only when they
+change); a missing or removed one keeps the time it was last seen."""
+
+fts = table(SEARCH_TABLE, column("rowid"), column(SEARCH_TABLE))
+"""SQLite's FTS5 table (outside the metadata); its hidden column of the same name takes MATCH."""
+PG_SEARCHED = literal_column(f"({PG_SEARCH_TEXT})", Text)
+
+
+class Columns(Enum):
+    DOMAIN = "domain"
+    SERVED = "served"
+
+
+MODEL_COLUMNS = {
+    Columns.DOMAIN: (
+        m.data,
+        m.status,
+        m.miss_count,
+        m.first_seen_at,
+        LAST_SEEN,
+        m.updated_at,
+        m.content_hash,
+    ),
+    Columns.SERVED: (
+        CATALOG_VERSION,
+        cast(m.data, Text),
+        m.presence,
+        m.status,
+        IsoTime(m.first_seen_at),
+        IsoTime(LAST_SEEN),
+        IsoTime(m.updated_at),
+        m.content_hash,
+    ),
+}
+"""``SERVED``'s order is what :func:`modelsync.store.served.model_rows` unpacks."""
+
+
+class Search(Enum):
+    NONE = "none"
+    INDEXED = "indexed"
+    SCAN = "scan"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelShape:
+    """Which filters a :class:`ModelQuery` uses, on which database: one statement each."""
+
+    dialect: str
+    gateway: bool
+    provider: bool
+    search: Search
+    include_removed: bool
+
+
+def model_shape(query: ModelQuery, dialect: str) -> ModelShape:
+    if not query.q:
+        search = Search.NONE
+    elif dialect == "postgresql" or len(query.q) >= MIN_INDEXED_QUERY:
+        search = Search.INDEXED
+    else:
+        search = Search.SCAN
+    return ModelShape(
+        dialect,
+        gateway=query.gateway is not None,
+        provider=query.provider is not None,
+        search=search,
+        include_removed=query.include_removed,
+    )
 
 
 def escape_like(text: str) -> str:
@@ -28,26 +177,73 @@ def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def stored_models(query: ModelQuery) -> Select[Any]:
-    """Models matching the query, by gateway then canonical id."""
-    statement = STORED_MODELS
-    if query.gateway is not None:
-        statement = statement.where(m.gateway == query.gateway)
-    if query.provider is not None:
-        statement = statement.where(m.provider_slug == query.provider)
+def fts_phrase(text: str) -> str:
+    """``text`` as one FTS5 string: every character literal (a trigram phrase is a substring)."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def model_params(query: ModelQuery) -> dict[str, Any]:
+    """The bind parameters of the query's statement (unused ones are ignored)."""
+    params: dict[str, Any] = {
+        "p_gateway": query.gateway,
+        "p_provider": query.provider,
+        "p_limit": query.limit,
+        "p_offset": query.offset,
+    }
     if query.q:
-        pattern = "%" + escape_like(query.q) + "%"
-        columns = (m.model_id, m.name, m.gateway_model_id)
-        statement = statement.where(or_(*(c.ilike(pattern, escape="\\") for c in columns)))
-    if not query.include_removed:
+        params |= {
+            "p_lower_q": query.q.lower(),
+            "p_pattern": "%" + escape_like(query.q) + "%",
+            "p_phrase": fts_phrase(query.q),
+        }
+    return params
+
+
+def search_rank(dialect: str) -> list[Any]:
+    """The order of search results before the catalog's: an id holding ``q`` first, then where
+    in the id it starts, then the id's length (canonical ids are lower case)."""
+    lower_q = bindparam("p_lower_q", type_=Text)
+    find = func.instr if dialect == "sqlite" else func.strpos
+    start = find(m.model_id, lower_q)
+    return [case((start == 0, 1), else_=0), start, func.length(m.model_id)]
+
+
+@cache
+def selected_models(shape: ModelShape, columns: Columns) -> Select[Any]:
+    """Models matching the shape, ranked when searched, then by gateway and canonical id."""
+    statement = select(*MODEL_COLUMNS[columns]).select_from(
+        models.join(gateways, gateways.c.name == m.gateway)
+    )
+    order = [] if shape.search is Search.NONE else search_rank(shape.dialect)
+    if shape.search is Search.INDEXED and shape.dialect == "sqlite":
+        statement = statement.join(fts, fts.c.rowid == m.row_id).where(
+            fts.c[SEARCH_TABLE].op("MATCH")(bindparam("p_phrase"))
+        )
+    elif shape.search is Search.INDEXED:
+        statement = statement.where(PG_SEARCHED.ilike(bindparam("p_pattern", type_=Text)))
+    elif shape.search is Search.SCAN:
+        pattern = bindparam("p_pattern", type_=Text)
+        searched = (m.model_id, m.name, m.gateway_model_id)
+        statement = statement.where(or_(*(col.ilike(pattern, escape="\\") for col in searched)))
+    if shape.gateway:
+        statement = statement.where(m.gateway == bindparam("p_gateway"))
+    if shape.provider:
+        statement = statement.where(m.provider_slug == bindparam("p_provider"))
+    if not shape.include_removed:
         statement = statement.where(m.presence != Presence.REMOVED.value)
-    statement = statement.order_by(m.gateway, m.model_id, m.gateway_model_id)
-    return statement.limit(query.limit).offset(query.offset)
+    statement = statement.order_by(*order, m.gateway, m.model_id, m.gateway_model_id)
+    return statement.limit(bindparam("p_limit")).offset(bindparam("p_offset"))
 
 
-def offers(model_id: str) -> Select[Any]:
-    """Every gateway's row of one canonical model id, removed ones included."""
-    return STORED_MODELS.where(m.model_id == model_id).order_by(m.gateway, m.gateway_model_id)
+@cache
+def offers(columns: Columns) -> Select[Any]:
+    """Every gateway's row of canonical id ``p_model_id``, removed ones included."""
+    return (
+        select(*MODEL_COLUMNS[columns])
+        .select_from(models.join(gateways, gateways.c.name == m.gateway))
+        .where(m.model_id == bindparam("p_model_id"))
+        .order_by(m.gateway, m.gateway_model_id)
+    )
 
 
 OFFER_INDEX = select(m.gateway, m.gateway_model_id, m.model_id, m.name).where(
@@ -56,18 +252,66 @@ OFFER_INDEX = select(m.gateway, m.gateway_model_id, m.model_id, m.name).where(
 """Every current offer's ids and name, without its data (the unmatched report)."""
 
 
-def changes_after(
-    *, since: int | None, gateway: str | None, model: str | None, limit: int
-) -> Select[Any]:
-    """Changes with ``seq > since``, oldest first."""
-    c = changes.c
-    statement = select(changes).order_by(c.seq).limit(limit)
-    if since is not None:
-        statement = statement.where(c.seq > since)
-    if gateway is not None:
-        statement = statement.where(c.gateway == gateway)
-    if model is not None:
-        statement = statement.where(c.model_id == model)
+SERVED_CHANGE = (
+    c.seq,
+    c.gateway,
+    c.gateway_model_id,
+    c.model_id,
+    c.kind,
+    cast(c.fields, Text),
+    cast(c.anomalies, Text),
+    c.source,
+    c.catalog_version,
+    IsoTime(c.at),
+)
+"""What :func:`modelsync.store.served.change_rows` unpacks."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeShape:
+    since: bool
+    gateway: bool
+    model: bool
+
+
+@cache
+def changes_after(shape: ChangeShape, columns: Columns) -> Select[Any]:
+    """Changes with ``seq > p_since``, oldest first, ``p_limit`` of them."""
+    chosen = (changes,) if columns is Columns.DOMAIN else SERVED_CHANGE
+    statement = select(*chosen).order_by(c.seq).limit(bindparam("p_limit"))
+    if shape.since:
+        statement = statement.where(c.seq > bindparam("p_since"))
+    if shape.gateway:
+        statement = statement.where(c.gateway == bindparam("p_gateway"))
+    if shape.model:
+        statement = statement.where(c.model_id == bindparam("p_model"))
+    return statement
+
+
+LAST_RUN = sync_runs.alias("last_run")
+LAST_RUN_ID = (
+    select(func.max(sync_runs.c.id))
+    .where(sync_runs.c.gateway == gateways.c.name)
+    .correlate(gateways)
+    .scalar_subquery()
+)
+"""A gateway's newest run: one descent of ``ix_sync_runs_gateway_id`` per gateway."""
+
+
+@cache
+def gateway_statuses(named: bool) -> Select[Any]:
+    """The catalog version, then every gateway (or the one named ``p_gateway``) by name as
+    :class:`ServedGateway`'s fields, its last run's null when it never ran: one statement."""
+    fields = ServedGateway._fields
+    state = [gateways.c[name] for name in fields if not name.startswith("run_")]
+    run = [LAST_RUN.c[name.removeprefix("run_")] for name in fields if name.startswith("run_")]
+    statement = (
+        select(CATALOG_VERSION, *state, *run)
+        .select_from(gateways.outerjoin(LAST_RUN, LAST_RUN.c.id == LAST_RUN_ID))
+        .order_by(gateways.c.name)
+    )
+    if named:
+        statement = statement.where(gateways.c.name == bindparam("p_gateway"))
     return statement
 
 

@@ -28,6 +28,7 @@ from modelsync.store.base import (
     GatewayRegistration,
     GatewayState,
     RunRecord,
+    ServedGateway,
     StoredModel,
     StoredRun,
     WebhookDelivery,
@@ -47,11 +48,17 @@ def registration_values(gateway: GatewayRegistration) -> Values:
     }
 
 
+OUTCOMES = {outcome.value: outcome for outcome in RunOutcome}
+SOURCES = {source.value: source for source in ChangeSource}
+"""Enum members by value: a dict lookup, where calling the enum costs several (status pages
+build a state per gateway)."""
+
+
 def state_from_row(row: Mapping[Any, Any]) -> GatewayState:
     """A ``gateways`` row as a GatewayState."""
     values = dict(row)
     outcome = values["last_outcome"]
-    values["last_outcome"] = RunOutcome(outcome) if outcome is not None else None
+    values["last_outcome"] = OUTCOMES[outcome] if outcome is not None else None
     return GatewayState(**values)
 
 
@@ -80,13 +87,29 @@ def run_update_params(run: RunRecord, model_count: int | None) -> Values:
     }
 
 
+OUTCOME_FIELDS = tuple(
+    index for index, name in enumerate(ServedGateway._fields) if name.endswith("outcome")
+)
+TRIGGER_FIELD = ServedGateway._fields.index("run_trigger")
+
+
+def served_gateway(values: list[Any]) -> ServedGateway:
+    """A typed row of ``queries.gateway_statuses`` (after its catalog version), enums made."""
+    for index in OUTCOME_FIELDS:
+        if values[index] is not None:
+            values[index] = OUTCOMES[values[index]]
+    if values[TRIGGER_FIELD] is not None:
+        values[TRIGGER_FIELD] = SOURCES[values[TRIGGER_FIELD]]
+    return ServedGateway._make(values)
+
+
 def run_from_row(row: Mapping[Any, Any]) -> StoredRun:
     """A ``sync_runs`` row as a StoredRun."""
     values = dict(row)
     run_id = values.pop("id")
     catalog_version = values.pop("catalog_version")
-    values["trigger"] = ChangeSource(values["trigger"])
-    values["outcome"] = RunOutcome(values["outcome"])
+    values["trigger"] = SOURCES[values["trigger"]]
+    values["outcome"] = OUTCOMES[values["outcome"]]
     return StoredRun(run_id, RunRecord(**values), catalog_version)
 
 
@@ -116,22 +139,14 @@ def entry_from_row(data: Mapping[str, Any], presence: str, miss_count: int) -> C
 
 
 def stored_model_from_row(row: Mapping[Any, Any]) -> StoredModel:
-    """A ``models`` row joined with its gateway's ``last_success_at`` as a StoredModel.
-
-    A present model's ``last_seen_at`` is its gateway's last successful poll (rows are written
-    only when they change, not on every poll); a missing or removed one keeps the time it was
-    last seen.
-    """
-    last_seen: datetime = row["last_seen_at"]
-    last_success: datetime | None = row["gateway_last_success_at"]
-    if row["presence"] == Presence.PRESENT and last_success is not None:
-        last_seen = max(last_seen, last_success)
+    """A row of ``queries.MODEL_COLUMNS[DOMAIN]`` as a StoredModel (``last_seen_at`` as served:
+    see ``queries.LAST_SEEN``)."""
     return StoredModel(
         model=Model.from_json(row["data"]),
         status=ModelStatus(row["status"]),
         miss_count=row["miss_count"],
         first_seen_at=row["first_seen_at"],
-        last_seen_at=last_seen,
+        last_seen_at=row["last_seen_at"],
         updated_at=row["updated_at"],
         content_hash=row["content_hash"],
     )

@@ -3,13 +3,17 @@
 ``migrations/versions`` creates exactly this schema (a test compares the two on SQLite and
 PostgreSQL); change both together. Times are stored as UTC: ``timestamptz`` on PostgreSQL, naive
 UTC text on SQLite, and always read back timezone-aware (:class:`UtcDateTime`). JSON columns are
-``jsonb`` on PostgreSQL and text on SQLite, (de)serialized by orjson (see ``sql.py``).
+text on SQLite and ``jsonb`` on PostgreSQL (``json``, kept as written, for what the API serves
+as stored: :data:`ServedJson`), (de)serialized by orjson (see ``engine.py``).
 
 * ``catalog_meta``: one row (``id = 1``) holding the global ``catalog_version`` and the fingerprint
   of the identity rules the stored canonical ids follow (``identity_rules``).
 * ``gateways``: configuration, schedule, last outcome, validators, version and lease per gateway.
 * ``models``: the current catalog, one row per (gateway, gateway model id), removed ones kept.
   ``data`` is :meth:`Model.to_json`; the queried fields are copied into columns beside it.
+  ``row_id`` is a stable integer key (SQLite's rowid, which ``VACUUM`` would otherwise renumber)
+  for the text index. One index per order the API serves: the listing (gateway, id), by
+  provider, and a canonical id's offers; each ends with the columns its ``ORDER BY`` names.
 * ``changes``: append-only history; ``seq`` never repeats (``AUTOINCREMENT`` on SQLite).
 * ``sync_runs``: one row per finished run.
 * ``webhook_deliveries``: accepted webhook deliveries, unique by idempotency ``key``.
@@ -35,6 +39,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -63,6 +68,11 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 Json: Any = JSON().with_variant(JSONB(), "postgresql")
 """JSON text on SQLite, ``jsonb`` on PostgreSQL."""
+
+ServedJson: Any = JSON()
+"""JSON kept as written: text on SQLite, ``json`` on PostgreSQL. For the values the API serves as
+stored (a model's ``data``, a change's ``fields`` and ``anomalies``): nothing queries inside
+them, and ``jsonb`` would be written back out as text on every read (about 10 us a model)."""
 
 BigId: Any = BigInteger().with_variant(Integer(), "sqlite")
 """A 64-bit key that is SQLite's ``INTEGER PRIMARY KEY`` (the rowid) there."""
@@ -114,8 +124,8 @@ gateways = Table(
 models = Table(
     "models",
     metadata,
-    Column("gateway", String(100), ForeignKey("gateways.name"), primary_key=True),
-    Column("gateway_model_id", Text, primary_key=True),
+    Column("gateway", String(100), ForeignKey("gateways.name"), nullable=False),
+    Column("gateway_model_id", Text, nullable=False),
     Column("model_id", Text, nullable=False),
     Column("name", Text),
     Column("provider_slug", Text),
@@ -123,14 +133,41 @@ models = Table(
     Column("status", String(20), nullable=False),
     Column("miss_count", Integer, nullable=False),
     Column("content_hash", String(64), nullable=False),
-    Column("data", Json, nullable=False),
+    Column("data", ServedJson, nullable=False),
     Column("first_seen_at", UtcDateTime, nullable=False),
     Column("last_seen_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("version", BigInteger, nullable=False),
-    Index(None, "model_id"),
-    Index(None, "provider_slug"),
+    Column("row_id", BigId, primary_key=True, autoincrement=True),
+    UniqueConstraint("gateway", "gateway_model_id"),
+    Index("ix_models_listing", "gateway", "model_id", "gateway_model_id"),
+    Index("ix_models_provider_listing", "provider_slug", "gateway", "model_id", "gateway_model_id"),
+    Index("ix_models_offers", "model_id", "gateway", "gateway_model_id"),
 )
+
+SEARCH_TABLE = "models_search"
+"""The text index of ``q`` (created by migration 0003, outside :data:`metadata`).
+
+SQLite: an FTS5 table with the trigram tokenizer over ``model_id``, ``name`` and
+``gateway_model_id`` (external content: ``models``, keyed by ``row_id``), kept current by the
+triggers ``models_search_insert``, ``_delete`` and ``_update``. PostgreSQL: a ``pg_trgm`` GIN
+index of the same name on :data:`PG_SEARCH_TEXT`, without a pending list (``fastupdate=off``:
+rows written by a sync are searchable through the index at once, not after a vacuum). Both find
+a substring of three characters or more through the index, in any case."""
+
+PG_SEARCH_TEXT = (
+    "models.model_id || E'\\x1f' || coalesce(models.name, '') || E'\\x1f' || "
+    "models.gateway_model_id"
+)
+"""The indexed expression on PostgreSQL: the three searched columns joined by U+001F, a character
+no id or name holds, so a match spans two columns only for a query holding it. The query repeats
+this expression verbatim (the planner matches the index by expression)."""
+
+
+def is_search_object(name: str | None) -> bool:
+    """Whether a reflected table or index is the text index (not part of :data:`metadata`)."""
+    return name is not None and (name == SEARCH_TABLE or name.startswith(SEARCH_TABLE + "_"))
+
 
 changes = Table(
     "changes",
@@ -140,8 +177,8 @@ changes = Table(
     Column("gateway_model_id", Text, nullable=False),
     Column("model_id", Text, nullable=False),
     Column("kind", String(20), nullable=False),
-    Column("fields", Json, nullable=False),
-    Column("anomalies", Json, nullable=False),
+    Column("fields", ServedJson, nullable=False),
+    Column("anomalies", ServedJson, nullable=False),
     Column("source", String(20), nullable=False),
     Column("run_id", BigInteger),
     Column("catalog_version", BigInteger, nullable=False),

@@ -70,7 +70,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from modelsync.domain import ChangeKind, ChangeRecord, ChangeSource, Model, RunOutcome, SyncPlan
 from modelsync.errors import LeaseLost, StoreError
 from modelsync.identity.unmatched import OfferRow
-from modelsync.store import queries, renames, rows
+from modelsync.store import queries, renames, rows, served
 from modelsync.store import statements as sql
 from modelsync.store.base import (
     GatewayRegistration,
@@ -83,6 +83,7 @@ from modelsync.store.base import (
     RetentionPolicy,
     RunRecord,
     RunResult,
+    ServedStatuses,
     Store,
     StoredCatalog,
     StoredModel,
@@ -90,6 +91,7 @@ from modelsync.store.base import (
     WebhookDelivery,
 )
 from modelsync.store.database import SqlDatabase
+from modelsync.store.served import ServedRows
 
 FAILED_OUTCOMES = (RunOutcome.FAILED, RunOutcome.REJECTED)
 
@@ -103,6 +105,7 @@ class SqlStore(Store):
         self._sql = sql.for_dialect(self.flags)
         self._write = self.database.write
         self._read = self.database.read
+        self._time_text = served.time_text_for(self.flags.name)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -304,6 +307,17 @@ class SqlStore(Store):
             found = (await conn.execute(queries.runs(gateway=gateway, limit=limit))).mappings()
             return [rows.run_from_row(row) for row in found]
 
+    async def gateway_statuses(self, gateway: str | None = None) -> ServedStatuses:
+        statement = queries.gateway_statuses(named=gateway is not None)
+        found = await self.database.fetch(
+            statement, {"p_gateway": gateway}, action="read gateway statuses"
+        )
+        if not found:
+            return ServedStatuses(await self.catalog_version(), [])
+        readers = served.value_readers(statement, self.flags.name)
+        typed = [served.typed(row, readers) for row in found]
+        return ServedStatuses(typed[0][0], [rows.served_gateway(values[1:]) for values in typed])
+
     # -- read side -------------------------------------------------------------------------
 
     async def catalog_version(self) -> int:
@@ -312,19 +326,22 @@ class SqlStore(Store):
         return version
 
     async def list_models(self, query: ModelQuery) -> list[StoredModel]:
-        return await self._stored_models(queries.stored_models(query))
+        shape = queries.model_shape(query, self.flags.name)
+        statement = queries.selected_models(shape, queries.Columns.DOMAIN)
+        return await self._stored_models(statement, queries.model_params(query))
 
     async def model_offers(self, model_id: str) -> list[StoredModel]:
-        return await self._stored_models(queries.offers(model_id))
+        statement = queries.offers(queries.Columns.DOMAIN)
+        return await self._stored_models(statement, {"p_model_id": model_id})
 
     async def offer_index(self) -> list[OfferRow]:
         async with self._read("read the offer index") as conn:
             found = (await conn.execute(queries.OFFER_INDEX)).all()
         return [OfferRow(*row) for row in found]
 
-    async def _stored_models(self, statement: Any) -> list[StoredModel]:
+    async def _stored_models(self, statement: Any, params: dict[str, Any]) -> list[StoredModel]:
         async with self._read("read models") as conn:
-            found = (await conn.execute(statement)).mappings().all()
+            found = (await conn.execute(statement, params)).mappings().all()
         return [rows.stored_model_from_row(row) for row in found]
 
     async def list_changes(
@@ -335,10 +352,33 @@ class SqlStore(Store):
         model: str | None = None,
         limit: int = 100,
     ) -> list[ChangeRecord]:
-        statement = queries.changes_after(since=since, gateway=gateway, model=model, limit=limit)
+        statement, params = _changes_query(since, gateway, model, limit, queries.Columns.DOMAIN)
         async with self._read("list changes") as conn:
-            found = (await conn.execute(statement)).mappings().all()
+            found = (await conn.execute(statement, params)).mappings().all()
         return [rows.change_from_row(row) for row in found]
+
+    # -- served reads (the JSON API) -------------------------------------------------------
+
+    async def served_models(self, query: ModelQuery) -> ServedRows:
+        shape = queries.model_shape(query, self.flags.name)
+        statement = queries.selected_models(shape, queries.Columns.SERVED)
+        return await self._served_models(statement, queries.model_params(query))
+
+    async def served_offers(self, model_id: str) -> ServedRows:
+        statement = queries.offers(queries.Columns.SERVED)
+        return await self._served_models(statement, {"p_model_id": model_id})
+
+    async def _served_models(self, statement: Any, params: dict[str, Any]) -> ServedRows:
+        found = await self.database.fetch(statement, params, action="read models")
+        version = found[0][0] if found else await self.catalog_version()
+        return ServedRows(version, served.model_rows(found, self._time_text))
+
+    async def served_changes(
+        self, *, since: int | None, gateway: str | None, model: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        statement, params = _changes_query(since, gateway, model, limit, queries.Columns.SERVED)
+        found = await self.database.fetch(statement, params, action="list changes")
+        return served.change_rows(found, self._time_text)
 
     # -- webhooks and housekeeping ---------------------------------------------------------
 
@@ -392,6 +432,18 @@ class SqlStore(Store):
             counts = [(await conn.execute(statement, params)).rowcount for statement in sql.PRUNE]
         runs_old, runs_over, changes_old, changes_over, deliveries = counts
         return PruneResult(runs_old + runs_over, changes_old + changes_over, deliveries)
+
+
+def _changes_query(
+    since: int | None,
+    gateway: str | None,
+    model: str | None,
+    limit: int,
+    columns: queries.Columns,
+) -> tuple[Any, dict[str, Any]]:
+    shape = queries.ChangeShape(since is not None, gateway is not None, model is not None)
+    params = {"p_since": since, "p_gateway": gateway, "p_model": model, "p_limit": limit}
+    return queries.changes_after(shape, columns), params
 
 
 def _lease_params(owner: str, now: datetime, ttl_s: float) -> dict[str, Any]:

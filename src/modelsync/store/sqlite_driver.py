@@ -76,11 +76,17 @@ class PrefetchingConnection(aiosqlite.Connection):
         return PrefetchingCursor(self, self._conn.cursor())
 
 
-def connector(url: URL, **options: Any) -> Callable[[], Awaitable[aiosqlite.Connection]]:
-    """SQLAlchemy's ``async_creator`` for the URL: sqlite3.connect with the URL's arguments."""
+def sqlite_connect(url: URL, **options: Any) -> Callable[[], sqlite3.Connection]:
+    """``sqlite3.connect`` with the URL's arguments and ``options``, usable from any thread (one
+    at a time)."""
     args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(url)
     kwargs.update(options, check_same_thread=False)
-    connect: Callable[[], sqlite3.Connection] = partial(sqlite3.connect, *args, **kwargs)
+    return partial(sqlite3.connect, *args, **kwargs)
+
+
+def connector(url: URL, **options: Any) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+    """SQLAlchemy's ``async_creator`` for the URL: sqlite3.connect with the URL's arguments."""
+    connect = sqlite_connect(url, **options)
 
     async def create() -> aiosqlite.Connection:
         connection = PrefetchingConnection(connect, iter_chunk_size=64)

@@ -3,13 +3,45 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, Protocol
 
-from modelsync.domain import GatewayHealth
-from modelsync.store.base import GatewayState
+from modelsync.domain import GatewayHealth, RunOutcome
 
 
-def gateway_health(state: GatewayState, *, failing_after: int) -> GatewayHealth:
+class StatusFields(Protocol):
+    """What a status shows of a gateway: a :class:`~modelsync.store.base.GatewayState` has it,
+    and so has the API's lighter :class:`~modelsync.store.base.ServedGateway`."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def tier(self) -> str: ...
+    @property
+    def interval_s(self) -> int: ...
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def disabled_reason(self) -> str | None: ...
+    @property
+    def last_attempt_at(self) -> datetime | None: ...
+    @property
+    def last_success_at(self) -> datetime | None: ...
+    @property
+    def last_error(self) -> str | None: ...
+    @property
+    def last_outcome(self) -> RunOutcome | None: ...
+    @property
+    def consecutive_failures(self) -> int: ...
+    @property
+    def next_run_at(self) -> datetime | None: ...
+    @property
+    def model_count(self) -> int: ...
+    @property
+    def version(self) -> int: ...
+
+
+def gateway_health(state: StatusFields, *, failing_after: int) -> GatewayHealth:
     """``ok`` until a run fails, then ``degraded``, and ``failing`` from ``failing_after`` failures.
 
     A gateway that has never succeeded is ``failing`` from its first failure: there is no good
@@ -42,11 +74,13 @@ STATUS_FIELDS = (
 """The keys of :func:`status_json`, in order: what ``modelsync status --json`` prints."""
 
 
+@lru_cache(maxsize=4096)
 def _iso(value: datetime | None) -> str | None:
+    """ISO 8601, memoized: a status page shows the same few run times on many gateways."""
     return value.isoformat() if value else None
 
 
-def status_json(state: GatewayState, *, failing_after: int) -> dict[str, Any]:
+def status_json(state: StatusFields, *, failing_after: int) -> dict[str, Any]:
     """One gateway's status in the shape of ``modelsync status --json`` and ``/api/sync/status``."""
     return {
         "gateway": state.name,

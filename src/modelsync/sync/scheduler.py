@@ -32,6 +32,7 @@ import structlog
 from modelsync.clock import Clock
 from modelsync.domain import ChangeSource, RunOutcome
 from modelsync.store.base import GatewayState, LeaseGrant, RetentionPolicy, RunRecord, Store
+from modelsync.sync.health import StatusFields
 from modelsync.sync.runner import RunSummary, SyncRunner
 from modelsync.sync.schedule import (
     BreakerState,
@@ -198,7 +199,7 @@ class Scheduler:
         except Exception:  # the database away: the next poll catches up
             log.exception("scheduler.hint_failed", gateway=name)
 
-    def breaker(self, state: GatewayState) -> BreakerState:
+    def breaker(self, state: StatusFields) -> BreakerState:
         return breaker_state(
             state.consecutive_failures,
             next_run_at=state.next_run_at,

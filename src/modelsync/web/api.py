@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,7 +14,7 @@ from modelsync.cache.tags import InvalidateRequest
 from modelsync.config import ResolvedGateway, find_gateway
 from modelsync.domain import ChangeSource
 from modelsync.errors import ConfigError, StoreError
-from modelsync.store.base import ModelQuery, StoredRun
+from modelsync.store.base import ModelQuery, ServedGateway, duration_ms
 from modelsync.sync.health import status_json
 from modelsync.sync.identities import unmatched_page
 from modelsync.sync.runner import RunSummary
@@ -50,6 +51,13 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 BAD_BODY: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "the body could not be read (not UTF-8)"}
 }
+
+
+def json_response(document: Any) -> Response:
+    """The answer of a read: ``document`` (served fragments and datetimes included) as JSON,
+    written by orjson once. The route's ``response_model`` documents it; FastAPI does not
+    validate a Response (the schema tests check the answers instead)."""
+    return Response(orjson.dumps(document), media_type="application/json")
 
 
 def gateway_or_404(services: Services, name: str) -> ResolvedGateway:
@@ -97,51 +105,51 @@ async def sync_models(
     }
 
 
-def _last_run(run: StoredRun | None) -> dict[str, Any] | None:
-    if run is None:
+def _last_run(gateway: ServedGateway) -> dict[str, Any] | None:
+    if gateway.run_id is None:
         return None
-    record = run.record
+    started, finished = gateway.run_started_at, gateway.run_finished_at
+    assert started is not None  # a run row has both
+    assert finished is not None
     return {
-        "id": run.id,
-        "trigger": record.trigger.value,
-        "outcome": record.outcome.value,
-        "started_at": record.started_at.isoformat(),
-        "finished_at": record.finished_at.isoformat(),
-        "duration_ms": record.duration_ms,
-        "added": record.added,
-        "updated": record.updated,
-        "removed": record.removed,
-        "restored": record.restored,
-        "missing": record.missing,
-        "total_models": record.total_models,
-        "http_status": record.http_status,
-        "bytes": record.bytes,
-        "error": record.error,
+        "id": gateway.run_id,
+        "trigger": gateway.run_trigger,
+        "outcome": gateway.run_outcome,
+        "started_at": started,
+        "finished_at": finished,
+        "duration_ms": duration_ms(started, finished),
+        "added": gateway.run_added,
+        "updated": gateway.run_updated,
+        "removed": gateway.run_removed,
+        "restored": gateway.run_restored,
+        "missing": gateway.run_missing,
+        "total_models": gateway.run_total_models,
+        "http_status": gateway.run_http_status,
+        "bytes": gateway.run_bytes,
+        "error": gateway.run_error,
     }
 
 
-async def _status(services: Services, names: list[str] | None) -> dict[str, Any]:
-    store = services.runtime.store
-    states = await store.gateway_states(names)
+async def _status(services: Services, gateway: str | None) -> dict[str, Any]:
+    statuses = await services.runtime.store.gateway_statuses(gateway)
     scheduler = services.scheduler
     running = set(scheduler.running())
     failing_after = services.settings.scheduler.breaker_threshold
     rows = []
-    for state in states:
-        runs = await store.list_runs(gateway=state.name, limit=1)
-        row = status_json(state, failing_after=failing_after)
+    for found in statuses.gateways:
+        row = status_json(found, failing_after=failing_after)
         row.update(
-            breaker=scheduler.breaker(state).value,
-            running=state.name in running,
-            last_run=_last_run(runs[0] if runs else None),
-            last_webhook=dict(state.last_webhook) if state.last_webhook else None,
+            breaker=scheduler.breaker(found),
+            running=found.name in running,
+            last_run=_last_run(found),
+            last_webhook=found.last_webhook,
         )
         rows.append(row)
     return {
-        "catalog_version": await store.catalog_version(),
+        "catalog_version": statuses.catalog_version,
         "process": {
             "owner": services.runtime.owner,
-            "started_at": services.started_at.isoformat(),
+            "started_at": services.started_at,
             "scheduler_alive": scheduler.alive(),
             "running": sorted(running),
         },
@@ -151,11 +159,11 @@ async def _status(services: Services, names: list[str] | None) -> dict[str, Any]
 
 @router.get("/api/sync/status", response_model=StatusOut, responses=NOT_FOUND, tags=["sync"])
 @router.get("/api/sync/models", response_model=StatusOut, responses=NOT_FOUND, tags=["sync"])
-async def sync_status(request: Request, gateway: str | None = None) -> dict[str, Any]:
+async def sync_status(request: Request, gateway: str | None = None) -> Response:
     """Every gateway's health, schedule, breaker, last run and last webhook."""
     services = services_of(request)
-    names = [gateway_or_404(services, gateway).name] if gateway else None
-    return await _status(services, names)
+    name = gateway_or_404(services, gateway).name if gateway else None
+    return json_response(await _status(services, name))
 
 
 @admin.post(
@@ -180,30 +188,33 @@ async def list_models(
     *,
     gateway: str | None = None,
     provider: Annotated[str | None, Query(max_length=200)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Matches id or name.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="A substring of the id, the name or the gateway's model id (any case); "
+            "results ranked by closeness.",
+        ),
+    ] = None,
     include_removed: bool = False,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
-) -> dict[str, Any]:
+) -> Response:
     """The catalog: every gateway's current offers, filtered."""
     services = services_of(request)
     name = gateway_or_404(services, gateway).name if gateway else None
-    store = services.runtime.store
-    models = await store.list_models(
-        ModelQuery(
-            gateway=name,
-            provider=provider,
-            q=q,
-            include_removed=include_removed,
-            limit=limit,
-            offset=offset,
-        )
+    query = ModelQuery(
+        gateway=name,
+        provider=provider,
+        q=q,
+        include_removed=include_removed,
+        limit=limit,
+        offset=offset,
     )
-    return {
-        "catalog_version": await store.catalog_version(),
-        "count": len(models),
-        "models": [model.to_json() for model in models],
-    }
+    page = await services.runtime.store.served_models(query)
+    return json_response(
+        {"catalog_version": page.catalog_version, "count": len(page.rows), "models": page.rows}
+    )
 
 
 @router.get(
@@ -224,17 +235,14 @@ async def unmatched_models(
 @router.get(
     "/api/models/{model_id:path}", response_model=OffersOut, responses=NOT_FOUND, tags=["catalog"]
 )
-async def model_offers(request: Request, model_id: str) -> dict[str, Any]:
+async def model_offers(request: Request, model_id: str) -> Response:
     """One model (canonical ``author/slug`` id) and its offers across gateways."""
-    store = services_of(request).runtime.store
-    offers = await store.model_offers(model_id)
-    if not offers:
+    page = await services_of(request).runtime.store.served_offers(model_id)
+    if not page.rows:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown model {model_id!r}")
-    return {
-        "id": model_id,
-        "catalog_version": await store.catalog_version(),
-        "offers": [offer.to_json() for offer in offers],
-    }
+    return json_response(
+        {"id": model_id, "catalog_version": page.catalog_version, "offers": page.rows}
+    )
 
 
 @router.get("/api/changes", response_model=ChangesOut, responses=NOT_FOUND, tags=["catalog"])
@@ -246,15 +254,15 @@ async def list_changes(
     gateway: str | None = None,
     model: Annotated[str | None, Query(max_length=512, description="A canonical id.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> dict[str, Any]:
+) -> Response:
     """The change history, oldest first; ``next`` is the cursor for ``since``."""
     services = services_of(request)
     name = gateway_or_404(services, gateway).name if gateway else None
-    records = await services.runtime.store.list_changes(
+    changes = await services.runtime.store.served_changes(
         since=since, gateway=name, model=model, limit=limit
     )
-    changes = [record.to_json() for record in records]
-    return {"changes": changes, "next": changes[-1]["seq"] if changes else (since or 0)}
+    cursor = changes[-1]["seq"] if changes else (since or 0)
+    return json_response({"changes": changes, "next": cursor})
 
 
 @router.get("/healthz", response_model=HealthOut, tags=["health"])

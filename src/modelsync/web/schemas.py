@@ -1,4 +1,9 @@
-"""Response models of the JSON API: what ``/openapi.json`` promises, and FastAPI enforces."""
+"""Response models of the JSON API: what ``/openapi.json`` promises, exactly.
+
+Every object is closed (``additionalProperties: false``): an answer holds the documented keys
+and no others. The read routes write their answers with orjson, unvalidated on the hot path;
+``tests/web/test_api_reads.py`` validates each against these schemas instead.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ Health = Literal["ok", "degraded", "failing", "disabled"]
 
 
 class Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class ErrorOut(Out):

@@ -1,0 +1,163 @@
+"""The served reads on every backend: the API's JSON is the stored values' JSON, and q searches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from modelsync.domain import ModelStatus
+from modelsync.store.base import ModelQuery
+from modelsync.store.sql import SqlStore
+
+from .factories import at, model, registration, sync
+
+ODD_NAMES = (
+    'A "quoted" \\ backslashed name',
+    "Ünïcødé 模型 🚀",
+    "tab\tand\nnewline",
+)
+
+
+@pytest.fixture
+async def served_catalog(catalog: SqlStore) -> SqlStore:
+    """The contract catalog, plus odd names, a deprecated model, a missing one and times with
+    microseconds, on a third gateway."""
+    await catalog.register_gateways([registration("odd")])
+    odd = [
+        model("odd", 10 + n, name=name, description=None, context_length=None)
+        for n, name in enumerate(ODD_NAMES)
+    ]
+    odd.append(model("odd", 20, status=ModelStatus.DEPRECATED, deprecation_date="2026-09-01"))
+    odd.append(model("odd", 21, extra={"status": "beta", "nested": {"k": [1, None, "x"]}}))
+    await sync(catalog, "odd", odd, now=at(40.123456))
+    await sync(catalog, "odd", odd[:-1], now=at(50.5))
+    return catalog
+
+
+def as_json(rows: Any) -> Any:
+    """What the API writes of the fragments (or dicts holding fragments), read back."""
+    return orjson.loads(orjson.dumps(rows))
+
+
+QUERIES = [
+    ModelQuery(),
+    ModelQuery(include_removed=True, limit=5000),
+    ModelQuery(gateway="odd"),
+    ModelQuery(gateway="groq", include_removed=True),
+    ModelQuery(provider="vendor1", include_removed=True),
+    ModelQuery(q="model", limit=3, offset=2),
+    ModelQuery(q="quoted"),
+    ModelQuery(q="模型"),
+    ModelQuery(q="l-1"),
+    ModelQuery(q="ü"),
+    ModelQuery(gateway="groq", provider="vendor0", q="MODEL", include_removed=True),
+    ModelQuery(q="nothing matches this"),
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+async def test_served_models_are_the_stored_models_json(
+    served_catalog: SqlStore, query: ModelQuery
+) -> None:
+    """Each served row is StoredModel.to_json of the same row, in the same order, stamped with
+    the catalog version (missing, removed, deprecated, odd text and microseconds included)."""
+    served = await served_catalog.served_models(query)
+    stored = await served_catalog.list_models(query)
+    assert as_json(served.rows) == [m.to_json() for m in stored]
+    assert served.catalog_version == await served_catalog.catalog_version()
+
+
+async def test_served_rows_cover_every_presence(served_catalog: SqlStore) -> None:
+    """The fixture's rows reach every served status, so the equality above covers each."""
+    served = as_json((await served_catalog.served_models(ModelQuery(include_removed=True))).rows)
+    assert {row["status"] for row in served} == {"active", "deprecated", "missing", "removed"}
+    assert any(row["first_seen_at"].endswith(".123456+00:00") for row in served)
+
+
+@pytest.mark.parametrize("model_id", ["vendor1/model-4", "vendor0/model-3", "nobody/nothing"])
+async def test_served_offers_are_the_stored_offers_json(
+    served_catalog: SqlStore, model_id: str
+) -> None:
+    """A canonical id's offers, removed ones included; an unknown id has none."""
+    served = await served_catalog.served_offers(model_id)
+    stored = await served_catalog.model_offers(model_id)
+    assert as_json(served.rows) == [m.to_json() for m in stored]
+    assert served.catalog_version == await served_catalog.catalog_version()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"since": None, "gateway": None, "model": None, "limit": 100},
+        {"since": 5, "gateway": None, "model": None, "limit": 3},
+        {"since": None, "gateway": "odd", "model": None, "limit": 100},
+        {"since": 2, "gateway": "groq", "model": "vendor1/model-4", "limit": 100},
+        {"since": 10**6, "gateway": None, "model": None, "limit": 100},
+    ],
+)
+async def test_served_changes_are_the_change_records_json(
+    served_catalog: SqlStore, kwargs: dict[str, Any]
+) -> None:
+    """Each served change is ChangeRecord.to_json of the same change, oldest first."""
+    served = await served_catalog.served_changes(**kwargs)
+    stored = await served_catalog.list_changes(**kwargs)
+    assert as_json(served) == [record.to_json() for record in stored]
+
+
+async def test_search_ranks_the_closer_match_first(store: SqlStore) -> None:
+    """``q`` results come ranked: the short id that is the word beats a longer one holding it."""
+    await store.register_gateways([registration("g")])
+    models = [
+        model("g", 1, id="acme/codellama-34b-instruct-extended", name="CodeLlama 34B Instruct"),
+        model("g", 2, id="meta/llama-3-8b", name="Llama 3 8B"),
+        model("g", 3, id="acme/other", name="Other"),
+    ]
+    await sync(store, "g", models, now=at(0))
+    found = [m.model.id for m in await store.list_models(ModelQuery(q="llama"))]
+    assert found == ["meta/llama-3-8b", "acme/codellama-34b-instruct-extended"]
+
+
+async def test_search_index_follows_renames_and_removals(store: SqlStore) -> None:
+    """A renamed model is found by its new name only; a removed one only with include_removed."""
+    await store.register_gateways([registration("g")])
+    first = [model("g", 1, name="Falcon Mamba"), model("g", 2, name="Gemma Tiny")]
+    await sync(store, "g", first, now=at(0))
+    renamed = [model("g", 1, name="Falcon Hybrid"), model("g", 2, name="Gemma Tiny")]
+    await sync(store, "g", renamed, now=at(10))
+    assert await store.list_models(ModelQuery(q="mamba")) == []
+    assert [m.model.name for m in await store.list_models(ModelQuery(q="hybrid"))] == [
+        "Falcon Hybrid"
+    ]
+    for seconds in (20, 30):  # two misses remove model 2
+        await sync(store, "g", renamed[:1], now=at(seconds))
+    assert await store.list_models(ModelQuery(q="gemma")) == []
+    removed = await store.list_models(ModelQuery(q="gemma", include_removed=True))
+    assert [(m.model.name, m.status) for m in removed] == [("Gemma Tiny", ModelStatus.REMOVED)]
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("Model-1", ["vendor1/model-1"]),  # the canonical id, any case
+        ('"q"', ['x/"q"-model']),  # quotes are literal (FTS5 syntax is not interpreted)
+        ("NEAR", ["x/near-you"]),  # an FTS5 operator is text
+        ("ar*", ["x/star*"]),
+        ("*", ["x/star*"]),  # shorter than a trigram: a scan, still a substring
+        ("1", ["vendor1/model-1"]),
+    ],
+)
+async def test_search_takes_every_character_literally(
+    store: SqlStore, q: str, expected: list[str]
+) -> None:
+    """``q`` is a substring, whatever it holds, indexed or (under three characters) scanned."""
+    await store.register_gateways([registration("g")])
+    models = [
+        model("g", 1, name="One"),
+        model("g", 2, id='x/"q"-model', gateway_model_id="m2", name='"q"-model'),
+        model("g", 3, id="x/near-you", gateway_model_id="m3", name="Near You"),
+        model("g", 4, id="x/star*", gateway_model_id="m4", name="Star"),
+    ]
+    await sync(store, "g", models, now=at(0))
+    assert [m.model.id for m in await store.list_models(ModelQuery(q=q))] == expected
