@@ -45,11 +45,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from modelsync.domain import Presence
+from modelsync.store import statements
 from modelsync.store.base import ModelQuery, ServedGateway
 from modelsync.store.schema import (
     PG_SEARCH_TEXT,
     SEARCH_TABLE,
-    catalog_meta,
     changes,
     gateways,
     models,
@@ -63,12 +63,7 @@ c = changes.c
 MIN_INDEXED_QUERY = 3
 """The shortest ``q`` the trigram indexes can serve (a trigram is three characters)."""
 
-CATALOG_VERSION = (
-    select(catalog_meta.c.version)
-    .where(catalog_meta.c.id == 1)
-    .scalar_subquery()
-    .label("catalog_version")
-)
+CATALOG_VERSION = statements.CATALOG_VERSION.label("catalog_version")
 """Read in the same statement as the rows it stamps (one snapshot)."""
 
 
