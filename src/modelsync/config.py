@@ -62,6 +62,8 @@ class HttpSettings(BaseModel):
     backoff_base_s: float = Field(0.5, ge=0)
     backoff_cap_s: float = Field(30.0, ge=0)
     retry_after_cap_s: float = Field(120.0, ge=0)
+    attempt_timeout_s: float = Field(60.0, gt=0)
+    """One attempt (connect, headers, whole body) ends within this, however the server trickles."""
     user_agent: str = "modelsync/0.1 (+https://github.com/modelsync)"
 
 
@@ -69,6 +71,8 @@ class GuardSettings(BaseModel):
     max_shrink: float = Field(0.5, gt=0, le=1)
     removal_misses: int = Field(2, ge=1)
     price_jump_factor: int = Field(10, ge=2)
+    max_models: int = Field(100_000, ge=1)
+    """A snapshot of one gateway holding more models than this is rejected."""
 
 
 class RetentionSettings(BaseModel):
@@ -83,7 +87,14 @@ class SchedulerSettings(BaseModel):
     max_backoff_factor: int = Field(8, ge=1)
     breaker_threshold: int = Field(3, ge=1)
     full_resync_s: int = Field(24 * 60 * 60, ge=60)
-    lease_ttl_s: int = Field(300, ge=5)
+    """Every run of a gateway at least this long after its last full resync is a full resync."""
+    lease_ttl_s: float = Field(30.0, ge=1)
+    """A run's lease, renewed every third of it while the run lasts (the database's clock): a
+    process that dies holds its gateways for no longer than this."""
+    run_deadline_s: float = Field(300.0, gt=0)
+    """The most one run may take in all, fetch retries and Retry-After waits included."""
+    concurrency: int = Field(32, ge=1)
+    """The most runs the scheduler starts at once."""
     hint_debounce_s: float = Field(1.0, ge=0)
     """A webhook hint waits this long, so a burst of hints makes one verification sync."""
     hint_min_interval_s: float = Field(5.0, ge=0)

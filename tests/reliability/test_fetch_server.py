@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gzip
 import socket
 import time
@@ -20,11 +21,13 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route
 
 from conftest import serving
-from modelsync.errors import BodyTooLarge, RateLimited, TransientFetchError
+from modelsync.errors import BodyTooLarge, RateLimited, TransientFetchError, UpstreamHTTPError
 from modelsync.fetch import Fetcher, FetchPolicy, Validators, build_client
 
 PAYLOAD = b'{"data": [{"id": "vendor/model-one", "context_length": 131072}]}' * 200
 HITS: Counter[str] = Counter()
+RECORDED: list[dict[str, str]] = []
+"""The headers of every request that reached ``/record``."""
 JSON = {"content-type": "application/json"}
 
 
@@ -36,9 +39,15 @@ async def gzip_body(request: Request) -> Response:
     return Response(gzip.compress(PAYLOAD), headers={**JSON, "content-encoding": "gzip"})
 
 
+@functools.cache
+def bomb() -> bytes:
+    """64 MiB of zeros as a few KB of brotli, compressed once (not inside the request)."""
+    data: bytes = brotli.compress(b"\0" * (64 * 1024 * 1024), quality=5)
+    return data
+
+
 async def br_bomb(request: Request) -> Response:
-    bomb = brotli.compress(b"\0" * (64 * 1024 * 1024), quality=5)
-    return Response(bomb, headers={**JSON, "content-encoding": "br"})
+    return Response(bomb(), headers={**JSON, "content-encoding": "br"})
 
 
 async def slow(request: Request) -> Response:
@@ -80,6 +89,27 @@ async def moved(request: Request) -> RedirectResponse:
     return RedirectResponse("/gzip", status_code=307)
 
 
+async def trickle(request: Request) -> StreamingResponse:
+    async def drops() -> AsyncIterator[bytes]:
+        for _ in range(100):  # a byte every 0.1 s: never idle for a read timeout, never done
+            HITS["trickle"] += 1
+            yield b" "
+            await asyncio.sleep(0.1)
+
+    return StreamingResponse(drops(), headers=JSON)
+
+
+async def away(request: Request) -> RedirectResponse:
+    """A redirect to the same server under another origin (``localhost`` for ``127.0.0.1``)."""
+    port = request.url.port
+    return RedirectResponse(f"http://localhost:{port}/record", status_code=302)
+
+
+async def record(request: Request) -> JSONResponse:
+    RECORDED.append(dict(request.headers))
+    return JSONResponse({"data": [{"id": "someone-else/model"}]})
+
+
 APP = Starlette(
     routes=[
         Route("/br", br_body),
@@ -92,6 +122,9 @@ APP = Starlette(
         Route("/tagged", tagged),
         Route("/echo", echo),
         Route("/moved", moved),
+        Route("/trickle", trickle),
+        Route("/away", away),
+        Route("/record", record),
     ]
 )
 
@@ -192,6 +225,7 @@ async def test_chunked_body_over_limit(base_url: str, fetching: tuple[Fetcher, S
 async def test_brotli_bomb(base_url: str, fetching: tuple[Fetcher, Sleeps]) -> None:
     """64 MB of zeros in a small brotli body is refused at the limit."""
     fetcher, _ = fetching
+    bomb()
     with pytest.raises(BodyTooLarge):
         await fetcher.get(base_url + "/bomb")
 
@@ -226,3 +260,60 @@ async def test_connection_refused(fetching: tuple[Fetcher, Sleeps]) -> None:
     with pytest.raises(TransientFetchError, match=r"connection failed for http://127\.0\.0\.1:"):
         await fetcher.get(f"http://127.0.0.1:{port}/models")
     assert len(sleeps.calls) == 1
+
+
+async def test_a_trickling_server_is_cut_off_by_the_attempt_deadline(base_url: str) -> None:
+    """A byte every 0.1 s never trips the read timeout; the attempt's own deadline ends it."""
+    policy = FetchPolicy(read_timeout_s=0.5, attempt_timeout_s=0.6, attempts=2)
+    sleeps = Sleeps()
+    async with build_client(policy) as client:
+        fetcher = Fetcher(client, policy, sleep=sleeps)
+        started = time.monotonic()
+        with pytest.raises(TransientFetchError, match=r"within 0\.6s .*trickles"):
+            await fetcher.get(base_url + "/trickle")
+    assert time.monotonic() - started < 3.0
+    assert len(sleeps.calls) == 1
+
+
+async def test_retry_after_past_the_budget_is_not_waited_for(base_url: str) -> None:
+    """A Retry-After longer than what is left of the run's budget ends the call at once."""
+    policy = FetchPolicy(attempts=4, retry_after_cap_s=300)
+    sleeps = Sleeps()
+    async with build_client(policy) as client:
+        fetcher = Fetcher(client, policy, sleep=sleeps)
+        with pytest.raises(RateLimited, match="would pass the run's deadline") as caught:
+            await fetcher.get(base_url + "/limited-until", budget_s=10)
+    assert sleeps.calls == []
+    assert caught.value.retry_after is not None
+    assert caught.value.retry_after > 20
+
+
+@pytest.mark.parametrize(
+    "key_header", [{"Authorization": "Bearer sk-secret"}, {"x-goog-api-key": "sk-secret"}]
+)
+async def test_a_redirect_to_another_origin_is_refused_and_gets_no_key(
+    base_url: str, fetching: tuple[Fetcher, Sleeps], key_header: dict[str, str]
+) -> None:
+    """The key never leaves the request's origin, and no other host's catalog comes back."""
+    fetcher, _ = fetching
+    before = len(RECORDED)
+    with pytest.raises(UpstreamHTTPError, match="redirected to another origin"):
+        await fetcher.get(base_url + "/away", headers=key_header)
+    assert len(RECORDED) == before
+
+
+async def test_a_redirect_to_an_allowed_origin_is_followed_without_the_key(
+    base_url: str, fetching: tuple[Fetcher, Sleeps]
+) -> None:
+    """An origin the gateway allows is fetched, but the key headers stay home."""
+    fetcher, _ = fetching
+    port = base_url.rsplit(":", 1)[1]
+    headers = {"Authorization": "Bearer sk-secret", "x-goog-api-key": "sk-secret"}
+    response = await fetcher.get(
+        base_url + "/away", headers=headers, foreign_origins={f"http://localhost:{port}"}
+    )
+    assert response.url == f"http://localhost:{port}/record"
+    seen = RECORDED[-1]
+    assert "authorization" not in seen
+    assert "x-goog-api-key" not in seen
+    assert seen["user-agent"] == "modelsync/0.1"

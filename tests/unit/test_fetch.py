@@ -253,9 +253,12 @@ def test_policy_from_settings() -> None:
         backoff_base_s=0.1,
         backoff_cap_s=7,
         retry_after_cap_s=8,
+        attempt_timeout_s=9,
         user_agent="ua/1",
     )
-    assert FetchPolicy.from_settings(http) == FetchPolicy(1, 2, 3, 5, 0.1, 7, 8, "ua/1")
+    assert FetchPolicy.from_settings(http) == FetchPolicy(
+        1, 2, 3, 5, 0.1, 7, 8, 9, user_agent="ua/1"
+    )
 
 
 async def test_build_client_defaults() -> None:

@@ -9,6 +9,12 @@ goes through :meth:`Fetcher.get`, which applies DESIGN sections 1 and 5:
 - retries on timeouts, connection errors, 408, 429 and 5xx, ``attempts`` tries in all, sleeping
   ``random() * min(cap, base * 2**n)`` (full jitter) or, on 429/503, the server's ``Retry-After``
   (capped at ``retry_after_cap_s``); the give-up error says how many attempts were made;
+- deadlines: one attempt ends within ``attempt_timeout_s`` however slowly the server trickles,
+  and a caller's ``budget_s`` bounds the whole call, retries and ``Retry-After`` waits included
+  (a wait that would pass it is not started: the error is raised with its ``retry_after``);
+- redirects are followed by hand, on the request's own origin only: the key headers
+  (``Authorization``, ``x-goog-api-key``, ...) never reach another host, and a redirect to an
+  origin the gateway does not allow is an error, so no other host's catalog is ever stored;
 - every httpx exception mapped into :mod:`modelsync.errors` with ``raise ... from``::
 
       httpx.TimeoutException                      -> TransientFetchError  "timed out after ...s"
@@ -37,6 +43,7 @@ from modelsync.fetch.policy import (
     FetchResponse,
     Validators,
     build_client,
+    origin_of,
     redact_url,
     retry_after_seconds,
     retry_delay,
@@ -51,6 +58,7 @@ __all__ = [
     "Fetcher",
     "Validators",
     "build_client",
+    "origin_of",
     "redact_url",
     "retry_after_seconds",
     "retry_delay",

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import random as _random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
 import structlog
 
-from modelsync.errors import FetchError, TransientFetchError
+from modelsync.errors import FetchError, TransientFetchError, UpstreamHTTPError
 from modelsync.fetch.decoding import body_excerpt, read_body
 from modelsync.fetch.policy import (
     ACCEPT_ENCODING,
@@ -20,6 +20,7 @@ from modelsync.fetch.policy import (
     FetchResponse,
     Validators,
     identity_headers,
+    origin_of,
     redact_url,
     retry_delay,
     status_error,
@@ -71,30 +72,47 @@ class Fetcher:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         validators: Validators | None = None,
+        budget_s: float | None = None,
+        foreign_origins: Collection[str] = (),
     ) -> FetchResponse:
         """GET ``url``; a 2xx or 304 answer, or a :class:`~modelsync.errors.FetchError`.
 
         Timeouts, connection errors, 408, 429 and 5xx are retried up to ``policy.attempts`` tries
         in all; the last failure is raised as ``RateLimited`` (429) or ``TransientFetchError``.
         Any other status raises ``UpstreamHTTPError`` at once, a body over the limit
-        ``BodyTooLarge``.
+        ``BodyTooLarge``. Each attempt ends within ``policy.attempt_timeout_s`` whatever the
+        server does; with ``budget_s`` the whole call does too (a retry, or a ``Retry-After``
+        wait, that would pass it is not made: the last failure is raised at once, its
+        ``retry_after`` kept). Redirects are followed on the URL's own origin only; one to an
+        origin in ``foreign_origins`` is followed without ``headers`` (they carry the key), any
+        other is refused.
         """
         started = self._monotonic()
+        deadline = None if budget_s is None else started + budget_s
         try:
             target = httpx.URL(url).copy_merge_params(params or {})
         except httpx.InvalidURL as exc:
             raise FetchError(f"invalid URL {redact_url(url)!r}: {exc}") from exc
         shown = redact_url(str(target))
-        request_headers = self._request_headers(headers, validators)
+        request = _Request(
+            target,
+            shown,
+            self._request_headers(headers, validators),
+            self._request_headers(None, validators),
+            frozenset(foreign_origins),
+        )
         attempt = 0
         while True:
             attempt += 1
             try:
-                answer = await self._attempt(target, shown, request_headers)
+                answer = await self._attempt(request, deadline)
             except TransientFetchError as exc:
                 if attempt >= self._policy.attempts:
                     raise _gave_up(exc, attempt) from exc
                 delay = retry_delay(self._policy, attempt, exc.retry_after, self._random())
+                if deadline is not None and self._monotonic() + delay >= deadline:
+                    why = "a retry would pass the run's deadline"
+                    raise _gave_up(exc, attempt, why=why) from exc
                 log.debug(
                     "fetch retry",
                     url=shown,
@@ -130,16 +148,54 @@ class Fetcher:
         merged["Accept-Encoding"] = ACCEPT_ENCODING
         return merged
 
-    async def _attempt(self, target: httpx.URL, shown: str, headers: httpx.Headers) -> _Answer:
-        """One GET, every httpx exception mapped; a non-2xx/304 status raised as its error."""
+    async def _attempt(self, request: _Request, deadline: float | None) -> _Answer:
+        """One GET within the attempt's time limit, every httpx exception mapped."""
+        limit = self._policy.attempt_timeout_s
+        if deadline is not None:
+            limit = min(limit, max(0.0, deadline - self._monotonic()))
+        try:
+            async with asyncio.timeout(limit):
+                return await self._follow(request)
+        except TimeoutError:
+            raise TransientFetchError(
+                f"no complete answer from {request.shown} within {limit:g}s "
+                "(the server is too slow or trickles its body)"
+            ) from None
+
+    async def _follow(self, request: _Request) -> _Answer:
+        """The GET and its redirects; a non-2xx/304 status raised as its error."""
+        url, headers = request.target, request.headers
+        home = origin_of(str(url))
+        for _ in range(self._policy.max_redirects + 1):
+            answer = await self._one(url, request.shown, headers)
+            if isinstance(answer, _Answer):
+                return answer
+            url = answer
+            origin = origin_of(str(url))
+            if origin != home:
+                if origin not in request.foreign_origins:
+                    raise UpstreamHTTPError(
+                        f"{request.shown} redirected to another origin ({origin}): not followed, "
+                        "a gateway's key is only sent to its own origin (allow that origin in "
+                        "the gateway's options.allowed_origins)"
+                    )
+                headers = request.foreign_headers
+        raise UpstreamHTTPError(
+            f"{request.shown}: more than {self._policy.max_redirects} redirects"
+        )
+
+    async def _one(self, url: httpx.URL, shown: str, headers: httpx.Headers) -> _Answer | httpx.URL:
+        """One request: its answer, or the URL it redirects to."""
         policy = self._policy
         try:
             async with self._client.stream(
-                "GET", target, headers=headers, timeout=policy.timeout, follow_redirects=True
+                "GET", url, headers=headers, timeout=policy.timeout, follow_redirects=False
             ) as response:
                 status = response.status_code
                 final = redact_url(str(response.url))
                 names = {name.lower(): value for name, value in response.headers.items()}
+                if response.is_redirect and status != 304:
+                    return url.join(names["location"])
                 if status == 304:
                     return _Answer(status, b"", names, final)
                 if 200 <= status < 300:
@@ -153,6 +209,18 @@ class Fetcher:
             raise TransientFetchError(f"connection failed for {shown}: {_describe(exc)}") from exc
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
             raise FetchError(f"could not fetch {shown}: {_describe(exc)}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """One GET as the fetcher sends it: where, shown how, and with which headers."""
+
+    target: httpx.URL
+    shown: str
+    headers: httpx.Headers
+    foreign_headers: httpx.Headers
+    """What a redirect to an allowed foreign origin gets: no key, only identity and validators."""
+    foreign_origins: frozenset[str]
 
 
 def _timeout_message(exc: httpx.TimeoutException, policy: FetchPolicy, url: str) -> str:
@@ -171,8 +239,10 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _gave_up(exc: TransientFetchError, attempts: int) -> TransientFetchError:
-    """The last failure again, its message saying how many attempts were made."""
+def _gave_up(exc: TransientFetchError, attempts: int, *, why: str = "") -> TransientFetchError:
+    """The last failure again, its message saying how many attempts were made (and why not
+    more, when it was not the attempt limit)."""
     plural = "s" if attempts != 1 else ""
-    message = f"{exc} (gave up after {attempts} attempt{plural})"
+    reason = f": {why}" if why else ""
+    message = f"{exc} (gave up after {attempts} attempt{plural}{reason})"
     return type(exc)(message, status=exc.status, retry_after=exc.retry_after)

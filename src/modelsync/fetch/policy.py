@@ -41,6 +41,10 @@ class FetchPolicy:
     backoff_base_s: float = 0.5
     backoff_cap_s: float = 30.0
     retry_after_cap_s: float = 120.0
+    attempt_timeout_s: float = 60.0
+    """The most one attempt may take in all (connect, headers and body): the read timeout alone
+    never ends a server that trickles a byte every few seconds."""
+    max_redirects: int = 5
     user_agent: str = "modelsync/0.1"
 
     @classmethod
@@ -54,6 +58,7 @@ class FetchPolicy:
             backoff_base_s=http.backoff_base_s,
             backoff_cap_s=http.backoff_cap_s,
             retry_after_cap_s=http.retry_after_cap_s,
+            attempt_timeout_s=http.attempt_timeout_s,
             user_agent=http.user_agent,
         )
 
@@ -124,6 +129,18 @@ def identity_headers(policy: FetchPolicy) -> dict[str, str]:
         "Accept": "application/json",
         "Accept-Encoding": ACCEPT_ENCODING,
     }
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, lower case, the port only when it is not the default:
+    the unit a gateway's key is confined to."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    if port is None or (scheme, port) in (("http", 80), ("https", 443)):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
 
 
 def rewrite_url(url: str, upstream: str | None, gateway: str) -> str:
