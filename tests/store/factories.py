@@ -80,7 +80,7 @@ async def sync(
     store: Store, gateway: str, snapshot: Sequence[Model], *, now: datetime, owner: str = "w1"
 ) -> RunResult:
     """One successful leased run that applies ``snapshot``, as the runner does it."""
-    grant = await store.acquire_lease(gateway, owner, now=now, ttl_s=60)
+    grant = await store.acquire_lease(gateway, owner, ttl_s=60)
     assert grant is not None
     plan = await plan_for(store, gateway, snapshot)
     outcome = RunOutcome.UNCHANGED if plan.is_empty else RunOutcome.CHANGED

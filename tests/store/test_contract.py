@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import asyncpg
 import pytest
 
 from modelsync.domain import (
+    CatalogEntry,
     ChangeKind,
     ModelChange,
     ModelStatus,
@@ -62,19 +64,58 @@ async def test_register_again_updates_configuration_and_keeps_state(store: SqlSt
     )
 
 
-async def test_lease_contention_expiry_and_takeover(store: SqlStore) -> None:
-    """One holder at a time; an expired lease is taken over with a bumped fencing token."""
+async def test_register_disables_gateways_removed_from_the_configuration(store: SqlStore) -> None:
+    """A gateway the configuration no longer names stays listed, disabled, with the reason."""
     await store.register_gateways(GATEWAYS)
-    first = await store.acquire_lease("groq", "a", now=T0, ttl_s=30)
+    await sync(store, "fal", [model("fal", 1)], now=T0)
+    await store.register_gateways([registration("groq")])
+    fal, groq = await store.gateway_states()
+    assert (fal.enabled, fal.disabled_reason, fal.model_count) == (
+        False,
+        "removed from the configuration",
+        1,
+    )
+    assert groq.enabled
+    assert await store.claim_due("me", now=at(10**6), ttl_s=30, limit=5, candidates=["fal"]) == []
+    await store.register_gateways(GATEWAYS)
+    assert all(state.enabled for state in await store.gateway_states())
+
+
+async def test_lease_contention_expiry_and_takeover(store: SqlStore) -> None:
+    """One holder at a time (its own may retake); an expired lease is taken over, token bumped."""
+    await store.register_gateways(GATEWAYS)
+    first = await store.acquire_lease("groq", "a", ttl_s=30)
     assert first is not None
-    assert (first.lease.owner, first.lease.token, first.lease.expires_at) == ("a", 1, at(30))
+    assert (first.lease.owner, first.lease.token) == ("a", 1)
+    assert 20 < (first.lease.expires_at - datetime.now(UTC)).total_seconds() <= 30
     assert (first.state.lease_owner, first.state.fencing_token) == ("a", 1)
-    assert await store.acquire_lease("groq", "b", now=at(29), ttl_s=30) is None
-    assert await store.acquire_lease("groq", "a", now=at(29), ttl_s=30) is None
-    assert await store.acquire_lease("unknown", "a", now=T0, ttl_s=30) is None
-    taken = await store.acquire_lease("groq", "b", now=at(31), ttl_s=30)
+    assert await store.acquire_lease("groq", "b", ttl_s=30) is None
+    again = await store.acquire_lease("groq", "a", ttl_s=30)
+    assert again is not None
+    assert again.lease.token == 2
+    assert await store.acquire_lease("unknown", "a", ttl_s=30) is None
+    assert await store.acquire_lease("groq", "a", ttl_s=-1) is not None  # expired at once
+    taken = await store.acquire_lease("groq", "b", ttl_s=30)
     assert taken is not None
-    assert (taken.lease.owner, taken.lease.token) == ("b", 2)
+    assert (taken.lease.owner, taken.lease.token) == ("b", 4)
+
+
+async def test_renew_lease_extends_a_held_lease_and_reports_a_lost_one(store: SqlStore) -> None:
+    """Renewing moves the expiry by the database's clock; a lease taken over renews to None."""
+    await store.register_gateways(GATEWAYS)
+    short = await store.acquire_lease("groq", "a", ttl_s=5)
+    assert short is not None
+    renewed = await store.renew_lease(short.lease, ttl_s=60)
+    assert renewed is not None
+    assert renewed.token == short.lease.token
+    assert renewed.expires_at > short.lease.expires_at
+    assert await store.acquire_lease("groq", "b", ttl_s=30) is None
+    lapsed = await store.renew_lease(short.lease, ttl_s=-1)
+    assert lapsed is not None
+    taken = await store.acquire_lease("groq", "b", ttl_s=30)
+    assert taken is not None
+    assert await store.renew_lease(short.lease, ttl_s=60) is None
+    assert (await store.gateway_states(["groq"]))[0].lease_owner == "b"
 
 
 async def test_concurrent_acquire_from_two_stores_grants_one(
@@ -84,37 +125,37 @@ async def test_concurrent_acquire_from_two_stores_grants_one(
     await store.register_gateways(GATEWAYS)
     other = await make_store()
     for round_ in range(5):
-        now = at(round_ * 100)
         grants = await asyncio.gather(
-            store.acquire_lease("groq", "a", now=now, ttl_s=30),
-            other.acquire_lease("groq", "b", now=now, ttl_s=30),
+            store.acquire_lease("groq", "a", ttl_s=30),
+            other.acquire_lease("groq", "b", ttl_s=30),
         )
         won = [grant for grant in grants if grant is not None]
         assert len(won) == 1
         assert won[0].lease.token == round_ + 1
+        await store.release_lease(won[0].lease)
 
 
 async def test_release_lease_frees_the_gateway_and_ignores_stale_leases(store: SqlStore) -> None:
     """Releasing lets another owner in at once; releasing a lost lease changes nothing."""
     await store.register_gateways(GATEWAYS)
-    old = await store.acquire_lease("groq", "a", now=T0, ttl_s=5)
+    old = await store.acquire_lease("groq", "a", ttl_s=-1)
     assert old is not None
-    new = await store.acquire_lease("groq", "b", now=at(6), ttl_s=60)
+    new = await store.acquire_lease("groq", "b", ttl_s=60)
     assert new is not None
     await store.release_lease(old.lease)
     assert (await store.gateway_states(["groq"]))[0].lease_owner == "b"
     await store.release_lease(new.lease)
-    assert await store.acquire_lease("groq", "c", now=at(7), ttl_s=60) is not None
+    assert await store.acquire_lease("groq", "c", ttl_s=60) is not None
 
 
 async def test_stale_lease_cannot_finish_its_run(store: SqlStore) -> None:
     """A run whose lease was taken over raises LeaseLost and writes nothing."""
     await store.register_gateways(GATEWAYS)
     await sync(store, "groq", [model("groq", 1)], now=T0)
-    stale = await store.acquire_lease("groq", "a", now=at(10), ttl_s=5)
+    stale = await store.acquire_lease("groq", "a", ttl_s=-1)
     assert stale is not None
     plan = await plan_for(store, "groq", [model("groq", 1, name="Renamed"), model("groq", 2)])
-    fresh = await store.acquire_lease("groq", "b", now=at(20), ttl_s=60)
+    fresh = await store.acquire_lease("groq", "b", ttl_s=60)
     assert fresh is not None
     before = await store.gateway_states(["groq"])
     with pytest.raises(LeaseLost):
@@ -124,7 +165,7 @@ async def test_stale_lease_cannot_finish_its_run(store: SqlStore) -> None:
     assert len(await store.list_changes()) == 1
     assert await store.catalog_version() == 1
     catalog = await store.load_catalog("groq")
-    assert [e.model.name for e in catalog.entries.values()] == ["Model 1"]
+    assert [e.fields()["name"] for e in catalog.entries.values()] == ["Model 1"]
     result = await store.finish_run(run_record("groq"), plan, lease=fresh.lease, now=at(22))
     assert (result.catalog_version, result.gateway_version, len(result.changes)) == (2, 2, 2)
 
@@ -144,6 +185,41 @@ async def test_finish_run_without_a_lease_records_a_disabled_gateway(store: SqlS
     assert (result.catalog_version, result.gateway_version, result.changes) == (0, 0, ())
 
 
+async def test_unleased_failure_counts_unless_another_owner_holds_the_lease(
+    store: SqlStore,
+) -> None:
+    """A lost run's failure backs the gateway off and frees its lease; a live holder is left be."""
+    await store.register_gateways(GATEWAYS)
+    await sync(store, "groq", [model("groq", 1)], now=T0)
+    mine = await store.acquire_lease("groq", "a", ttl_s=60)
+    assert mine is not None
+    failed = run_record("groq", RunOutcome.FAILED, error="lease lost", next_run_at=at(1800))
+    await store.record_unleased_failure(failed, owner="a")
+    (state,) = await store.gateway_states(["groq"])
+    assert (state.consecutive_failures, state.last_error, state.next_run_at) == (
+        1,
+        "lease lost",
+        at(1800),
+    )
+    assert state.lease_owner is None
+    theirs = await store.acquire_lease("groq", "b", ttl_s=60)
+    assert theirs is not None
+    await store.record_unleased_failure(replace(failed, error="late"), owner="a")
+    (after,) = await store.gateway_states(["groq"])
+    assert (after.consecutive_failures, after.last_error, after.lease_owner) == (
+        1,
+        "lease lost",
+        "b",
+    )
+    assert [run.record.error for run in await store.list_runs(gateway="groq")] == [
+        "late",
+        "lease lost",
+        None,
+    ]
+    with pytest.raises(ValueError, match="finish_run"):
+        await store.record_unleased_failure(run_record("groq"), owner="a")
+
+
 async def test_finish_run_of_an_unknown_gateway_is_a_store_error(store: SqlStore) -> None:
     """A run of a gateway that was never registered is refused."""
     with pytest.raises(StoreError, match="unknown gateway"):
@@ -151,23 +227,28 @@ async def test_finish_run_of_an_unknown_gateway_is_a_store_error(store: SqlStore
 
 
 async def test_claim_due_leases_enabled_due_free_gateways_in_due_order(store: SqlStore) -> None:
-    """Only enabled, due and unleased gateways are claimed, soonest first, up to the limit."""
+    """Only enabled, due and unleased candidates are claimed, soonest first, up to the limit."""
     names = ["a", "b", "c", "d", "e", "f"]
     await store.register_gateways([registration(n) for n in names])
-    await store.register_gateways([registration("f", enabled=False)])
+    await store.register_gateways([registration(n, enabled=n != "f") for n in names])
     await store.set_next_run("a", at(-10))
     await store.set_next_run("b", at(-20))
     await store.set_next_run("c", at(100))
-    assert await store.acquire_lease("e", "other", now=T0, ttl_s=60) is not None
-    claimed = await store.claim_due("me", now=T0, ttl_s=30, limit=2)
+    assert await store.acquire_lease("e", "other", ttl_s=60) is not None
+    claimed = await store.claim_due("me", now=T0, ttl_s=30, limit=2, candidates=names)
     assert [g.lease.gateway for g in claimed] == ["d", "b"]
-    assert all(g.lease.owner == "me" and g.lease.expires_at == at(30) for g in claimed)
-    rest = await store.claim_due("me", now=T0, ttl_s=30, limit=10)
+    assert all(g.lease.owner == "me" for g in claimed)
+    running = {"d", "b"}
+    idle = [n for n in names if n not in running]
+    rest = await store.claim_due("me", now=T0, ttl_s=30, limit=10, candidates=idle)
     assert [g.lease.gateway for g in rest] == ["a"]
-    assert await store.claim_due("me", now=T0, ttl_s=30, limit=10) == []
-    assert await store.claim_due("me", now=T0, ttl_s=30, limit=0) == []
-    later = await store.claim_due("me", now=at(101), ttl_s=30, limit=10)
-    assert [g.lease.gateway for g in later] == ["d", "e", "b", "a", "c"]
+    running.add("a")
+    idle = [n for n in names if n not in running]
+    assert await store.claim_due("me", now=T0, ttl_s=30, limit=10, candidates=idle) == []
+    assert await store.claim_due("me", now=T0, ttl_s=30, limit=0, candidates=names) == []
+    assert await store.claim_due("me", now=T0, ttl_s=30, limit=10, candidates=[]) == []
+    later = await store.claim_due("me", now=at(101), ttl_s=30, limit=10, candidates=names)
+    assert [g.lease.gateway for g in later] == ["d", "b", "a", "c"]  # its own again, not e's
 
 
 async def test_claim_due_from_two_stores_never_claims_a_gateway_twice(
@@ -179,8 +260,8 @@ async def test_claim_due_from_two_stores_never_claims_a_gateway_twice(
     other = await make_store()
     for _ in range(3):
         mine, theirs = await asyncio.gather(
-            store.claim_due("me", now=T0, ttl_s=30, limit=5),
-            other.claim_due("them", now=T0, ttl_s=30, limit=5),
+            store.claim_due("me", now=T0, ttl_s=30, limit=5, candidates=names),
+            other.claim_due("them", now=T0, ttl_s=30, limit=5, candidates=names),
         )
         got = [g.lease.gateway for g in mine] + [g.lease.gateway for g in theirs]
         assert sorted(got) == names
@@ -194,20 +275,20 @@ async def test_claim_due_skips_rows_locked_by_another_transaction(
     store: SqlStore, db_url: str
 ) -> None:
     """A gateway row locked elsewhere is skipped, not waited for (FOR UPDATE SKIP LOCKED)."""
-    await store.register_gateways([registration(n) for n in ("a", "b", "c")])
+    names = ["a", "b", "c"]
+    await store.register_gateways([registration(n) for n in names])
     connection = await asyncpg.connect(asyncpg_dsn(db_url))
     try:
         async with connection.transaction():
             await connection.execute("SELECT 1 FROM gateways WHERE name = 'b' FOR UPDATE")
             claimed = await asyncio.wait_for(
-                store.claim_due("me", now=T0, ttl_s=30, limit=10), timeout=5
+                store.claim_due("me", now=T0, ttl_s=30, limit=10, candidates=names), timeout=5
             )
             assert [g.lease.gateway for g in claimed] == ["a", "c"]
     finally:
         await connection.close()
-    assert [g.lease.gateway for g in await store.claim_due("me", now=T0, ttl_s=30, limit=10)] == [
-        "b"
-    ]
+    again = await store.claim_due("me", now=T0, ttl_s=30, limit=10, candidates=["b"])
+    assert [g.lease.gateway for g in again] == ["b"]
 
 
 async def test_set_next_run(store: SqlStore) -> None:
@@ -238,11 +319,11 @@ async def test_finish_run_outcomes_update_the_gateway_state(
     await store.register_gateways(GATEWAYS)
     await sync(store, "groq", [model("groq", 1), model("groq", 2)], now=T0)
     for i in range(2):
-        grant = await store.acquire_lease("groq", "w", now=at(10 + i), ttl_s=60)
+        grant = await store.acquire_lease("groq", "w", ttl_s=60)
         assert grant is not None
         failed = run_record("groq", RunOutcome.FAILED, started=at(10 + i), error="boom")
         await store.finish_run(failed, None, lease=grant.lease, now=at(10 + i))
-    grant = await store.acquire_lease("groq", "w", now=at(100), ttl_s=60)
+    grant = await store.acquire_lease("groq", "w", ttl_s=60)
     assert grant is not None
     plan = SyncPlan("groq", total_models=2) if succeeded else None
     run = run_record(
@@ -285,12 +366,12 @@ async def test_not_modified_keeps_validators_it_does_not_repeat(store: SqlStore)
         run_record("groq", RunOutcome.NOT_MODIFIED, started=at(10)),
     ]
     for run in runs:
-        grant = await store.acquire_lease("groq", "w", now=run.started_at, ttl_s=60)
+        grant = await store.acquire_lease("groq", "w", ttl_s=60)
         assert grant is not None
         await store.finish_run(run, None, lease=grant.lease, now=run.finished_at)
         (state,) = await store.gateway_states(["groq"])
         assert (state.etag, state.body_hash) == ('"a"', "h1")
-    grant = await store.acquire_lease("groq", "w", now=at(20), ttl_s=60)
+    grant = await store.acquire_lease("groq", "w", ttl_s=60)
     assert grant is not None
     fresh = run_record("groq", RunOutcome.UNCHANGED, started=at(20), body_hash="h2")
     await store.finish_run(fresh, None, lease=grant.lease, now=at(21))
@@ -351,7 +432,7 @@ async def test_missing_removed_restored_and_updated_models(store: SqlStore) -> N
     assert dict(updated.change.fields) == {"pricing.prompt": ("0.15", "0.1")}
     entries = (await store.load_catalog("groq")).entries
     assert {e.presence for e in entries.values()} == {Presence.PRESENT}
-    assert entries[b.gateway_model_id].model == cheaper
+    assert entries[b.gateway_model_id] == CatalogEntry.of(cheaper)
     assert [r.change.kind for r in await store.list_changes(model=c.id)] == [
         ChangeKind.ADDED,
         ChangeKind.REMOVED,
@@ -392,12 +473,15 @@ async def test_load_catalog_round_trips_models_exactly(store: SqlStore) -> None:
     await sync(store, "groq", [rich, bare], now=T0)
     catalog = await store.load_catalog("groq")
     assert catalog.version == 1
+    served = {m.model.gateway_model_id: m for m in await store.list_models(ModelQuery())}
     for original in (rich, bare):
         entry = catalog.entries[original.gateway_model_id]
-        assert entry.model == original
-        assert entry.model.extra == original.extra
-        assert entry.model.content_hash == original.content_hash
+        assert entry == CatalogEntry.of(original)  # what a diff needs: values, extra's hash
         assert (entry.presence, entry.miss_count) == (Presence.PRESENT, 0)
+        stored = served[original.gateway_model_id]
+        assert stored.model == original
+        assert stored.model.extra == original.extra
+        assert stored.content_hash == original.content_hash
     assert await store.load_catalog("nothing") == StoredCatalog("nothing", 0, {})
     assert (await store.load_catalog("fal")).entries == {}
 
@@ -408,7 +492,7 @@ async def test_an_exception_mid_apply_leaves_the_old_catalog(
     """A failure after the models were written rolls the whole run back; the lease is kept."""
     await store.register_gateways(GATEWAYS)
     await sync(store, "groq", [model("groq", 1)], now=T0)
-    grant = await store.acquire_lease("groq", "w", now=at(10), ttl_s=60)
+    grant = await store.acquire_lease("groq", "w", ttl_s=60)
     assert grant is not None
     plan = await plan_for(store, "groq", [model("groq", 1, name="New"), model("groq", 2)])
     before = (await store.gateway_states(["groq"]), await store.load_catalog("groq"))
@@ -431,7 +515,7 @@ async def test_a_database_error_mid_apply_is_a_store_error_and_writes_nothing(
 ) -> None:
     """A change the database refuses (NULL id) rolls back the run and surfaces as StoreError."""
     await store.register_gateways(GATEWAYS)
-    grant = await store.acquire_lease("groq", "w", now=T0, ttl_s=60)
+    grant = await store.acquire_lease("groq", "w", ttl_s=60)
     assert grant is not None
     broken = ModelChange(ChangeKind.ADDED, "groq", "m", None)  # type: ignore[arg-type]
     plan = SyncPlan("groq", changes=(broken,), upserts=(model("groq", 1),), total_models=1)

@@ -11,7 +11,9 @@ Rules every implementation keeps:
 * **Leases with fencing.** A run starts with :meth:`Store.acquire_lease`; every grant carries a
   fencing token that is bumped on each grant. :meth:`Store.finish_run` succeeds only while the
   lease is still held with that token, and raises :class:`~modelsync.errors.LeaseLost` otherwise,
-  writing nothing. A holder that died is replaced once its lease expires.
+  writing nothing. Leases are short and measured by the database's clock; the holder renews its
+  lease while the run lasts (:meth:`Store.renew_lease`), so a holder that died is replaced within
+  one lease time.
 * **Versions.** ``catalog_version`` is global and grows by one with every applied non-empty plan;
   each gateway has its own counter as well. Changes get a global, increasing ``seq``.
 * **Times** are timezone-aware UTC ``datetime`` values, always passed in (the clock is injected).
@@ -305,23 +307,40 @@ class Store(ABC):
 
     @abstractmethod
     async def register_gateways(self, gateways: Sequence[GatewayRegistration]) -> None:
-        """Insert or update the configuration columns of these gateways; state is kept."""
+        """Insert or update the configuration columns of these gateways; state is kept.
+
+        Every registered gateway missing from ``gateways`` is disabled, its reason "removed from
+        the configuration" (it stays listed, with its history, and is never claimed). An empty
+        list changes nothing.
+        """
 
     @abstractmethod
     async def gateway_states(self, names: Sequence[str] | None = None) -> list[GatewayState]:
         """Registered gateways (all, or these names), ordered by name."""
 
     @abstractmethod
-    async def acquire_lease(
-        self, gateway: str, owner: str, *, now: datetime, ttl_s: float
-    ) -> LeaseGrant | None:
-        """Take the gateway's lease unless another owner holds an unexpired one (then ``None``)."""
+    async def acquire_lease(self, gateway: str, owner: str, *, ttl_s: float) -> LeaseGrant | None:
+        """Take the gateway's lease for ``ttl_s`` seconds of the database's clock, unless another
+        owner holds an unexpired one (then ``None``). ``owner`` may always retake its own."""
+
+    @abstractmethod
+    async def renew_lease(self, lease: Lease, *, ttl_s: float) -> Lease | None:
+        """Extend a held lease to ``ttl_s`` seconds from the database's now; ``None`` when the
+        lease was lost (taken over or released)."""
 
     @abstractmethod
     async def claim_due(
-        self, owner: str, *, now: datetime, ttl_s: float, limit: int
+        self,
+        owner: str,
+        *,
+        now: datetime,
+        ttl_s: float,
+        limit: int,
+        candidates: Sequence[str],
     ) -> list[LeaseGrant]:
-        """Lease up to ``limit`` enabled gateways that are due, skipping rows locked by others."""
+        """Lease up to ``limit`` of ``candidates`` that are enabled, due at ``now`` and free (or
+        ``owner``'s own), skipping rows locked by others. The caller leaves out the gateways it is
+        running itself."""
 
     @abstractmethod
     async def release_lease(self, lease: Lease) -> None:
@@ -349,6 +368,15 @@ class Store(ABC):
 
         ``lease=None`` records without a lease (a gateway that is disabled was never leased).
         Raises LeaseLost, writing nothing, when ``lease`` is no longer held with its token.
+        """
+
+    @abstractmethod
+    async def record_unleased_failure(self, run: RunRecord, *, owner: str) -> int:
+        """Record a failed run whose lease is gone (lost, or never recorded by a run that raised).
+
+        The run's row is always written; the gateway's failure count, error and next run only
+        when no other owner holds an unexpired lease (that owner's run records the state). A lease
+        ``owner`` still holds is released. Returns the run's id.
         """
 
     @abstractmethod

@@ -134,8 +134,8 @@ def model_values(model: Model, *, version: int, now: datetime) -> Values:
 
 
 def entry_from_row(data: Mapping[str, Any], presence: str, miss_count: int) -> CatalogEntry:
-    """A stored model with its presence, as the diff's previous side."""
-    return CatalogEntry(Model.from_json(data), Presence(presence), miss_count)
+    """A stored model with its presence, as the diff's previous side (compared values only)."""
+    return CatalogEntry.of(Model.from_json(data), Presence(presence), miss_count)
 
 
 def stored_model_from_row(row: Mapping[Any, Any]) -> StoredModel:

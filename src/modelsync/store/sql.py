@@ -21,24 +21,33 @@ named flag of :class:`~modelsync.store.engine.DialectFlags` says:
 ``sort_returned_seqs`` (SQLite)
     How ``INSERT INTO changes ... RETURNING seq`` keeps the seqs in the plan's order.
 
-The lease SQL (``statements.py``). Taking a lease is one atomic statement that bumps the fencing
-token and returns the row, so two processes can never both get it::
+The lease SQL (``statements.py``). Lease times are the database's clock (``clock_timestamp()``
+on PostgreSQL, ``strftime('%Y-%m-%d %H:%M:%f', 'now')`` on SQLite), never a host's: a process
+whose clock is off neither steals a live lease nor keeps a dead one. Taking a lease is one atomic
+statement that bumps the fencing token and returns the row, so two processes can never both get
+it::
 
-    UPDATE gateways SET lease_owner = :owner, lease_expires_at = :expires,
+    UPDATE gateways SET lease_owner = :owner, lease_expires_at = <db now> + :ttl,
                         fencing_token = fencing_token + 1
-    WHERE name = :gateway AND (lease_owner IS NULL OR lease_expires_at < :now)
+    WHERE name = :gateway
+      AND (lease_owner IS NULL OR lease_owner = :owner OR lease_expires_at < <db now>)
     RETURNING *
 
-``claim_due`` on PostgreSQL first picks the due rows with ``SELECT name FROM gateways WHERE
-enabled AND (next_run_at IS NULL OR next_run_at <= :now) AND <lease free> ORDER BY next_run_at
-NULLS FIRST, name LIMIT :limit FOR UPDATE SKIP LOCKED`` (rows another process is claiming are
-skipped, not waited for), then leases those names with the same ``UPDATE``; on SQLite the
-``UPDATE ... WHERE name IN (<that SELECT>)`` is one statement under the file's write lock. The
-returned state's lease columns show the new lease; everything else is the row as it was. Every
-write of a run is fenced: before any model or change is written, ``finish_run`` runs ``UPDATE
-gateways ... WHERE name = :gateway AND lease_owner = :owner AND fencing_token = :token``, and
-zero rows means LeaseLost: the transaction rolls back and nothing of the run is written. (An
-expired lease that nobody took over still finishes: the token, not the clock, decides.)
+A process may always take its own lease back (after a run whose release failed with the database
+away); it never runs one gateway twice at once, so that is its own business. Leases are short
+(tens of seconds) and the runner renews a held one (``renew_lease``) while its run lasts.
+``claim_due`` on PostgreSQL first picks the due rows among the caller's candidates with ``SELECT
+name FROM gateways WHERE name IN (:candidates) AND enabled AND (next_run_at IS NULL OR next_run_at
+<= :now) AND <lease free> ORDER BY next_run_at NULLS FIRST, name LIMIT :limit FOR UPDATE SKIP
+LOCKED`` (rows another process is claiming are skipped, not waited for), then leases those names
+with the same ``UPDATE``; on SQLite the ``UPDATE ... WHERE name IN (<that SELECT>)`` is one
+statement under the file's write lock. The returned state's lease columns show the new lease;
+everything else is the row as it was. Every write of a run is fenced: before any model or change
+is written, ``finish_run`` runs ``UPDATE gateways ... WHERE name = :gateway AND lease_owner =
+:owner AND fencing_token = :token``, and zero rows means LeaseLost: the transaction rolls back and
+nothing of the run is written. (An expired lease that nobody took over still finishes: the token,
+not the clock, decides.) ``record_unleased_failure`` records a run whose lease is gone: its row
+always, the gateway's failure unless another owner holds a live lease.
 
 What ``finish_run`` writes to the gateway row: ``last_attempt_at`` = the run's start,
 ``last_outcome``, ``next_run_at`` when the run sets it, and the lease released (``lease=None``
@@ -61,6 +70,7 @@ missing keeps the time of the last success that saw it (:func:`rows.stored_model
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -94,6 +104,8 @@ from modelsync.store.database import SqlDatabase
 from modelsync.store.served import ServedRows
 
 FAILED_OUTCOMES = (RunOutcome.FAILED, RunOutcome.REJECTED)
+RETIRED = "removed from the configuration"
+"""The disabled reason of a gateway registered before but absent from the configuration now."""
 
 
 class SqlStore(Store):
@@ -124,9 +136,11 @@ class SqlStore(Store):
     async def register_gateways(self, gateways: Sequence[GatewayRegistration]) -> None:
         if not gateways:
             return
+        names = [gateway.name for gateway in gateways]
         values = [rows.registration_values(gateway) for gateway in gateways]
         async with self._write("register gateways") as conn:
             await conn.execute(self._sql.register, values)
+            await conn.execute(sql.RETIRE_GATEWAYS, {"p_names": names, "p_reason": RETIRED})
 
     async def gateway_states(self, names: Sequence[str] | None = None) -> list[GatewayState]:
         if names is not None and not names:
@@ -137,20 +151,36 @@ class SqlStore(Store):
             result = await conn.execute(statement, params)
             return [rows.state_from_row(row) for row in result.mappings()]
 
-    async def acquire_lease(
-        self, gateway: str, owner: str, *, now: datetime, ttl_s: float
-    ) -> LeaseGrant | None:
-        params = _lease_params(owner, now, ttl_s) | {"p_gateway": gateway}
+    async def acquire_lease(self, gateway: str, owner: str, *, ttl_s: float) -> LeaseGrant | None:
+        params = {"p_owner": owner, "p_ttl": ttl_s, "p_gateway": gateway}
         async with self._write("take a lease") as conn:
-            row = (await conn.execute(sql.ACQUIRE_LEASE, params)).mappings().first()
+            row = (await conn.execute(self._sql.acquire, params)).mappings().first()
         return None if row is None else _grant(row)
 
+    async def renew_lease(self, lease: Lease, *, ttl_s: float) -> Lease | None:
+        params = _holder_params(lease) | {"p_ttl": ttl_s}
+        async with self._write("renew a lease") as conn:
+            expires = (await conn.execute(self._sql.renew, params)).scalar_one_or_none()
+        return None if expires is None else replace(lease, expires_at=expires)
+
     async def claim_due(
-        self, owner: str, *, now: datetime, ttl_s: float, limit: int
+        self,
+        owner: str,
+        *,
+        now: datetime,
+        ttl_s: float,
+        limit: int,
+        candidates: Sequence[str],
     ) -> list[LeaseGrant]:
-        if limit <= 0:
+        if limit <= 0 or not candidates:
             return []
-        params = _lease_params(owner, now, ttl_s) | {"p_limit": limit}
+        params: dict[str, Any] = {
+            "p_owner": owner,
+            "p_ttl": ttl_s,
+            "p_now": now,
+            "p_limit": limit,
+            "p_candidates": list(candidates),
+        }
         async with self._write("claim due gateways") as conn:
             if self.flags.skip_locked:
                 names = (await conn.execute(self._sql.due, params)).scalars().all()
@@ -163,9 +193,8 @@ class SqlStore(Store):
         return grants
 
     async def release_lease(self, lease: Lease) -> None:
-        params = {"p_gateway": lease.gateway, "p_owner": lease.owner, "p_token": lease.token}
         async with self._write("release a lease") as conn:
-            await conn.execute(sql.RELEASE_LEASE, params)
+            await conn.execute(sql.RELEASE_LEASE, _holder_params(lease))
 
     async def set_next_run(self, gateway: str, at: datetime | None) -> None:
         async with self._write("set the next run") as conn:
@@ -197,25 +226,17 @@ class SqlStore(Store):
         now: datetime,
     ) -> RunResult:
         applies = _check_run(run, plan, lease)
-        shape = sql.RunUpdate(
-            fenced=lease is not None,
-            success=run.succeeded,
-            failure=run.outcome in FAILED_OUTCOMES,
-            keep_validators=run.outcome is RunOutcome.NOT_MODIFIED,
-            model_count=plan is not None,
-            full_sync=run.full_sync,
-            next_run=run.next_run_at is not None,
-            bump_version=applies is not None,
-        )
+        fence = sql.Fence.NONE if lease is None else sql.Fence.LEASE
+        shape = _run_shape(run, fence, model_count=plan is not None, applies=applies is not None)
         params = rows.run_update_params(run, plan.total_models if plan is not None else None)
         if lease is not None:
-            params |= {"p_owner": lease.owner, "p_token": lease.token}
+            params |= _holder_params(lease)
         async with self._write("record the run") as conn:
             seen = None  # the last success before this run: when leaving models were last seen
             if applies is not None and (applies.missing or applies.removed):
                 found = await conn.execute(self._sql.previous_success, params)
                 seen = found.scalar_one_or_none()
-            row = (await conn.execute(sql.run_update(shape), params)).first()
+            row = (await conn.execute(sql.run_update(shape, self.flags), params)).first()
             if row is None:
                 if lease is not None:
                     raise LeaseLost(f"the lease on {run.gateway!r} (token {lease.token}) was lost")
@@ -240,6 +261,19 @@ class SqlStore(Store):
                 )
         return RunResult(run_id, catalog_version, gateway_version, records)
 
+    async def record_unleased_failure(self, run: RunRecord, *, owner: str) -> int:
+        if run.succeeded:
+            raise ValueError(f"a {run.outcome.value} run is recorded with finish_run")
+        shape = _run_shape(run, sql.Fence.UNLESS_LEASED_ELSEWHERE, model_count=False, applies=False)
+        params = rows.run_update_params(run, None) | {"p_owner": owner}
+        async with self._write("record the run") as conn:
+            # no row: another owner holds a live lease, and its run records the gateway's state
+            await conn.execute(sql.run_update(shape, self.flags), params)
+            values = rows.run_values(run, None)
+            key = (await conn.execute(sql.INSERT_RUN, values)).inserted_primary_key
+        assert key is not None  # an INSERT always has one
+        return int(key[0])
+
     async def _apply(
         self,
         conn: AsyncConnection,
@@ -253,11 +287,14 @@ class SqlStore(Store):
     ) -> tuple[ChangeRecord, ...]:
         """Write the plan's models and changes inside finish_run's transaction."""
         gateway_version, catalog_version = versions
+        common: dict[str, Any] = {"p_gateway": plan.gateway, "p_seen": seen, "p_now": now}
+        common["p_version"] = gateway_version
+        if plan.renamed:
+            renames = [{"p_id": old, "p_new": new} for old, new in plan.renamed]
+            await conn.execute(sql.MOVE_MODEL_ROW, [common | rename for rename in renames])
         if plan.upserts:
             values = [rows.model_values(m, version=gateway_version, now=now) for m in plan.upserts]
             await conn.execute(self._sql.upsert_models, values)
-        common: dict[str, Any] = {"p_gateway": plan.gateway, "p_seen": seen, "p_now": now}
-        common["p_version"] = gateway_version
         if plan.missing:
             marks = [
                 common | {"p_id": mark.gateway_model_id, "p_misses": mark.miss_count}
@@ -446,8 +483,23 @@ def _changes_query(
     return queries.changes_after(shape, columns), params
 
 
-def _lease_params(owner: str, now: datetime, ttl_s: float) -> dict[str, Any]:
-    return {"p_owner": owner, "p_now": now, "p_expires": now + timedelta(seconds=ttl_s)}
+def _holder_params(lease: Lease) -> dict[str, Any]:
+    return {"p_gateway": lease.gateway, "p_owner": lease.owner, "p_token": lease.token}
+
+
+def _run_shape(
+    run: RunRecord, fence: sql.Fence, *, model_count: bool, applies: bool
+) -> sql.RunUpdate:
+    return sql.RunUpdate(
+        fence=fence,
+        success=run.succeeded,
+        failure=run.outcome in FAILED_OUTCOMES,
+        keep_validators=run.outcome is RunOutcome.NOT_MODIFIED,
+        model_count=model_count,
+        full_sync=run.full_sync,
+        next_run=run.next_run_at is not None,
+        bump_version=applies,
+    )
 
 
 def _grant(row: Any) -> LeaseGrant:

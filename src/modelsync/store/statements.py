@@ -9,12 +9,14 @@ with the column names SQLAlchemy reserves in ``SET`` clauses. See ``sql.py`` for
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Delete,
+    Float,
     Insert,
     Select,
     String,
@@ -25,6 +27,8 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
+    literal_column,
     or_,
     select,
     update,
@@ -60,24 +64,73 @@ BUMP_CATALOG_VERSION = (
     .returning(catalog_meta.c.version)
 )
 
-LEASE_VALUES: dict[Any, Any] = {
-    g.lease_owner: bindparam("p_owner"),
-    g.lease_expires_at: _time("p_expires"),
-    g.fencing_token: g.fencing_token + 1,
-}
-LEASE_FREE = or_(g.lease_owner.is_(None), g.lease_expires_at < _time("p_now"))
+SQLITE_CLOCK = "%Y-%m-%d %H:%M:%f"
+"""SQLite's clock as text in the layout SQLAlchemy stores ``DATETIME`` in (with ``000`` appended,
+SQLite keeps milliseconds): lease times compare as text against the stored ones."""
+
+
+def db_now(flags: DialectFlags) -> ColumnElement[Any]:
+    """The database's clock: every lease time is measured by it, never by a host's clock."""
+    if flags.name == "postgresql":
+        return func.clock_timestamp()
+    return func.strftime(SQLITE_CLOCK, "now", type_=String).concat("000")
+
+
+def db_later(flags: DialectFlags) -> ColumnElement[Any]:
+    """The database's clock plus ``p_ttl`` seconds: when a lease taken or renewed now expires."""
+    ttl = bindparam("p_ttl", type_=Float)
+    if flags.name == "postgresql":
+        return func.clock_timestamp() + ttl * literal_column("interval '1 second'")
+    modifier = ttl.concat(literal(" seconds", String))
+    return func.strftime(SQLITE_CLOCK, "now", modifier, type_=String).concat("000")
+
+
+def lease_values(flags: DialectFlags) -> dict[Any, Any]:
+    """Take a lease: this owner, expiring ``p_ttl`` seconds from the database's now, a new token."""
+    return {
+        g.lease_owner: bindparam("p_owner"),
+        g.lease_expires_at: db_later(flags),
+        g.fencing_token: g.fencing_token + 1,
+    }
+
+
+def lease_free(flags: DialectFlags) -> ColumnElement[bool]:
+    """Nobody holds the lease, it expired (by the database's clock), or ``p_owner`` holds it: a
+    process may always take its own lease back (it never runs one gateway twice at once)."""
+    return or_(
+        g.lease_owner.is_(None),
+        g.lease_owner == bindparam("p_owner"),
+        g.lease_expires_at < db_now(flags),
+    )
+
+
 HOLDS_LEASE = and_(
     g.name == bindparam("p_gateway"),
     g.lease_owner == bindparam("p_owner"),
     g.fencing_token == bindparam("p_token"),
 )
 
-ACQUIRE_LEASE = (
-    update(gateways)
-    .where(g.name == bindparam("p_gateway"), LEASE_FREE)
-    .values(LEASE_VALUES)
-    .returning(*gateways.c)
-)
+
+def acquire_lease(flags: DialectFlags) -> Update:
+    """Take one gateway's lease when it is free (see :func:`lease_free`)."""
+    return (
+        update(gateways)
+        .where(g.name == bindparam("p_gateway"), lease_free(flags))
+        .values(lease_values(flags))
+        .returning(*gateways.c)
+    )
+
+
+def renew_lease(flags: DialectFlags) -> Update:
+    """Extend a held lease by ``p_ttl`` seconds from the database's now; no row when it is lost."""
+    return (
+        update(gateways)
+        .where(HOLDS_LEASE)
+        .values({g.lease_expires_at: db_later(flags)})
+        .returning(g.lease_expires_at)
+    )
+
+
 RELEASE_LEASE = update(gateways).where(HOLDS_LEASE).values(lease_owner=None, lease_expires_at=None)
 SET_NEXT_RUN = (
     update(gateways).where(g.name == bindparam("p_gateway")).values(next_run_at=_time("p_at"))
@@ -85,16 +138,24 @@ SET_NEXT_RUN = (
 SELECT_STATES = select(*gateways.c).order_by(g.name)
 SELECT_NAMED_STATES = SELECT_STATES.where(g.name.in_(bindparam("p_names", expanding=True)))
 PREVIOUS_SUCCESS = select(g.last_success_at).where(g.name == bindparam("p_gateway"))
+RETIRE_GATEWAYS = (
+    update(gateways)
+    .where(g.name.not_in(bindparam("p_names", expanding=True)))
+    .values(enabled=False, disabled_reason=bindparam("p_reason"))
+)
+"""Disable every gateway the configuration no longer names (it stays listed, with the reason)."""
 
 
 def due_names(flags: DialectFlags) -> Select[Any]:
-    """Names of enabled, due, unleased gateways, soonest first (locked, skipping locked rows)."""
+    """Of the gateways in ``p_candidates``: the enabled, due ones whose lease is free, soonest
+    first (locked, skipping rows another transaction holds, on PostgreSQL)."""
     statement = (
         select(g.name)
         .where(
+            g.name.in_(bindparam("p_candidates", expanding=True)),
             g.enabled.is_(True),
             or_(g.next_run_at.is_(None), g.next_run_at <= _time("p_now")),
-            LEASE_FREE,
+            lease_free(flags),
         )
         .order_by(g.next_run_at.asc().nulls_first(), g.name)
         .limit(bindparam("p_limit"))
@@ -105,14 +166,28 @@ def due_names(flags: DialectFlags) -> Select[Any]:
 def claim(flags: DialectFlags) -> Update:
     """Lease the gateways named in ``p_names`` (PostgreSQL) or the due ones (SQLite)."""
     names: Any = bindparam("p_names", expanding=True) if flags.skip_locked else due_names(flags)
-    return update(gateways).where(g.name.in_(names)).values(LEASE_VALUES).returning(*gateways.c)
+    return (
+        update(gateways).where(g.name.in_(names)).values(lease_values(flags)).returning(*gateways.c)
+    )
+
+
+class Fence(Enum):
+    """Which gateway row a finished run may write."""
+
+    LEASE = "lease"
+    """Only while ``p_owner`` holds the lease with token ``p_token``; the lease is released."""
+    NONE = "none"
+    """Unconditionally (a disabled gateway's run, never leased); the lease columns stay."""
+    UNLESS_LEASED_ELSEWHERE = "unless_leased_elsewhere"
+    """Unless another owner holds an unexpired lease (then no row: its run will record); a lease
+    of ``p_owner`` is released. A run whose lease was lost records its failure this way."""
 
 
 @dataclass(frozen=True, slots=True)
 class RunUpdate:
     """Which gateway columns a finished run writes; each combination is one cached statement."""
 
-    fenced: bool
+    fence: Fence
     success: bool
     failure: bool
     keep_validators: bool
@@ -123,7 +198,7 @@ class RunUpdate:
 
 
 @cache
-def run_update(shape: RunUpdate) -> Update:
+def run_update(shape: RunUpdate, flags: DialectFlags) -> Update:
     """``UPDATE gateways`` for a finished run, returning the gateway and catalog versions."""
     values: dict[Any, Any] = {
         g.last_attempt_at: _time("p_started_at"),
@@ -148,12 +223,15 @@ def run_update(shape: RunUpdate) -> Update:
     if shape.bump_version:
         values[g.version] = g.version + 1
     statement = update(gateways)
-    if shape.fenced:
+    if shape.fence is Fence.LEASE:
         statement = statement.where(HOLDS_LEASE)
-        values[g.lease_owner] = None
-        values[g.lease_expires_at] = None
     else:
         statement = statement.where(g.name == bindparam("p_gateway"))
+    if shape.fence is Fence.UNLESS_LEASED_ELSEWHERE:
+        statement = statement.where(lease_free(flags))
+    if shape.fence is not Fence.NONE:
+        values[g.lease_owner] = None
+        values[g.lease_expires_at] = None
     return statement.values(values).returning(g.version, CATALOG_VERSION)
 
 
@@ -209,6 +287,12 @@ def _seen_until_now() -> ColumnElement[Any]:
 def _model_row() -> ColumnElement[bool]:
     return and_(m.gateway == bindparam("p_gateway"), m.gateway_model_id == bindparam("p_id"))
 
+
+MOVE_MODEL_ROW = (
+    update(models).where(_model_row()).values({m.gateway_model_id: bindparam("p_new")})
+)
+"""A model whose gateway model id changed (case or spacing): its row, history and first-seen
+time move to the new id; the upsert that follows writes its new content."""
 
 MARK_MISSING = (
     update(models)
@@ -347,6 +431,8 @@ PRUNE = _prune_statements()
 class DialectStatements:
     """The statements whose SQL differs between SQLite and PostgreSQL."""
 
+    acquire: Update
+    renew: Update
     due: Select[Any]
     claim: Update
     register: Insert
@@ -360,6 +446,8 @@ def for_dialect(flags: DialectFlags) -> DialectStatements:
     """Build them once per store."""
     previous = PREVIOUS_SUCCESS.with_for_update() if flags.skip_locked else PREVIOUS_SUCCESS
     return DialectStatements(
+        acquire=acquire_lease(flags),
+        renew=renew_lease(flags),
         due=due_names(flags),
         claim=claim(flags),
         register=register(flags),
