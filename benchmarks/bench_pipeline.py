@@ -101,9 +101,7 @@ class Bench:
 
     async def timed(self, runner: SyncRunner, body: bytes) -> tuple[float, RunSummary]:
         self.fetcher.body = body
-        grant = await self.store.acquire_lease(
-            self.name, "bench", now=SystemClock().now(), ttl_s=60
-        )
+        grant = await self.store.acquire_lease(self.name, "bench", ttl_s=60)
         assert grant is not None
         gc.collect()
         start = time.perf_counter()

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any, TypeAlias
 
 import orjson
+import xxhash
 
 JSONValue: TypeAlias = bool | int | str | list[str] | None
 """The values a compared field takes once flattened (prices are decimal strings)."""
@@ -155,36 +156,44 @@ class Model:
     """How this gateway serves the model (``free``, ``turbo``, ``fp8``...): the offer's, not the
     model's. Derived from the gateway model id by the identity rules, so never compared."""
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
-    _fields: dict[str, JSONValue] | None = field(
+    _values: tuple[JSONValue, ...] | None = field(
         default=None, init=False, repr=False, compare=False, hash=False
     )
 
-    def fields(self) -> dict[str, JSONValue]:
-        """The compared fields, flat, JSON-ready; computed once per instance."""
-        flat = self._fields
-        if flat is None:
+    def values(self) -> tuple[JSONValue, ...]:
+        """The compared fields' values, JSON-ready, in COMPARED_FIELDS order; computed once.
+
+        This is what a stored catalog keeps of a model between runs (see :class:`CatalogEntry`):
+        two models are the same offer exactly when their values are equal.
+        """
+        found = self._values
+        if found is None:
             pricing = self.pricing
-            flat = {
-                "id": self.id,
-                "name": self.name,
-                "description": self.description,
-                "provider_slug": self.provider_slug,
-                "context_length": self.context_length,
-                "max_output_tokens": self.max_output_tokens,
-                "pricing.prompt": decimal_text(pricing.prompt),
-                "pricing.completion": decimal_text(pricing.completion),
-                "pricing.cache_read": decimal_text(pricing.cache_read),
-                "pricing.cache_write": decimal_text(pricing.cache_write),
-                "pricing.request": decimal_text(pricing.request),
-                "pricing.image": decimal_text(pricing.image),
-                "input_modalities": list(self.input_modalities),
-                "output_modalities": list(self.output_modalities),
-                "supported_parameters": list(self.supported_parameters),
-                "status": self.status.value,
-                "deprecation_date": self.deprecation_date,
-            }
-            object.__setattr__(self, "_fields", flat)
-        return flat
+            found = (
+                self.id,
+                self.name,
+                self.description,
+                self.provider_slug,
+                self.context_length,
+                self.max_output_tokens,
+                decimal_text(pricing.prompt),
+                decimal_text(pricing.completion),
+                decimal_text(pricing.cache_read),
+                decimal_text(pricing.cache_write),
+                decimal_text(pricing.request),
+                decimal_text(pricing.image),
+                list(self.input_modalities),
+                list(self.output_modalities),
+                list(self.supported_parameters),
+                self.status.value,
+                self.deprecation_date,
+            )
+            object.__setattr__(self, "_values", found)
+        return found
+
+    def fields(self) -> dict[str, JSONValue]:
+        """The compared fields, flat, by name (``{"pricing.prompt": "0.5", ...}``)."""
+        return dict(zip(COMPARED_FIELDS, self.values(), strict=True))
 
     @property
     def content_hash(self) -> str:
@@ -247,13 +256,59 @@ def content_hash(flat: Mapping[str, JSONValue]) -> str:
     return hashlib.sha256(orjson.dumps(flat, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+def extra_hash(extra: Mapping[str, Any]) -> int:
+    """A 128-bit hash of a model's ``extra`` (what a full resync compares, never a poll)."""
+    return xxhash.xxh3_128_intdigest(orjson.dumps(extra, option=orjson.OPT_SORT_KEYS))
+
+
+_STATUS = COMPARED_FIELDS.index("status")
+
+
 @dataclass(frozen=True, slots=True)
 class CatalogEntry:
-    """A stored model with its sync bookkeeping: the previous side of a diff."""
+    """A stored model as the diff sees it: its compared values and its sync bookkeeping.
 
-    model: Model
+    Only what a diff needs is kept (not the whole :class:`Model`: no ``extra``, no objects), so
+    a process can hold every gateway's last catalog between runs at about 1 KB a model.
+    ``raw_hash`` is the hash of the raw entry it was last normalized from (0 when unknown): an
+    entry whose raw bytes hash the same needs no normalizing, it is this model again.
+    """
+
+    gateway_model_id: str
+    values: tuple[JSONValue, ...]
+    extra_hash: int
     presence: Presence = Presence.PRESENT
     miss_count: int = 0
+    raw_hash: int = 0
+
+    @classmethod
+    def of(
+        cls,
+        model: Model,
+        presence: Presence = Presence.PRESENT,
+        miss_count: int = 0,
+        *,
+        raw_hash: int = 0,
+    ) -> CatalogEntry:
+        return cls(
+            model.gateway_model_id,
+            model.values(),
+            extra_hash(model.extra),
+            presence,
+            miss_count,
+            raw_hash,
+        )
+
+    @property
+    def id(self) -> str:
+        """The canonical id."""
+        value = self.values[0]
+        assert isinstance(value, str)  # COMPARED_FIELDS starts with the id
+        return value
+
+    def fields(self) -> dict[str, JSONValue]:
+        """The compared fields by name, as :meth:`Model.fields`."""
+        return dict(zip(COMPARED_FIELDS, self.values, strict=True))
 
     @property
     def served_status(self) -> ModelStatus:
@@ -261,7 +316,7 @@ class CatalogEntry:
             return ModelStatus.REMOVED
         if self.presence is Presence.MISSING:
             return ModelStatus.MISSING
-        return self.model.status
+        return ModelStatus(str(self.values[_STATUS]))
 
 
 FieldDiff: TypeAlias = Mapping[str, tuple[JSONValue, JSONValue]]
@@ -292,8 +347,9 @@ class MissMark:
 class SyncPlan:
     """Everything one run writes, computed purely from the previous catalog and the new snapshot.
 
-    The store applies a plan in one transaction: ``upserts`` become present rows, ``missing`` rows
-    get their miss count, ``removed`` rows their removed status, and ``changes`` are appended.
+    The store applies a plan as one atomic change: ``renamed`` rows take their new gateway model
+    id (old, new) first, then ``upserts`` become present rows, ``missing`` rows get their miss
+    count, ``removed`` rows their removed status, and ``changes`` are appended.
     """
 
     gateway: str
@@ -302,6 +358,7 @@ class SyncPlan:
     missing: tuple[MissMark, ...] = ()
     removed: tuple[str, ...] = ()
     total_models: int = 0
+    renamed: tuple[tuple[str, str], ...] = ()
 
     def count(self, kind: ChangeKind) -> int:
         return sum(1 for change in self.changes if change.kind is kind)

@@ -2,8 +2,9 @@
 
 Three rules (DESIGN section 5):
 
-* a snapshot that is empty, repeats a model id, or shrinks by more than ``max_shrink`` of the last
-  good one is *rejected*: nothing of it is applied (:func:`check_snapshot`);
+* a snapshot that is empty, repeats a model id, holds more than ``max_models`` models, or shrinks
+  by more than ``max_shrink`` of the last good one is *rejected*: nothing of it is applied
+  (:func:`check_snapshot`, :func:`check_count`);
 * a model leaves the catalog only after ``removal_misses`` consecutive polls without it: the first
   miss marks it ``missing``, the last one records ``removed`` (:func:`plan_sync`);
 * a price that moves by ``price_jump_factor`` or more, or crosses zero, and a context length that
@@ -12,12 +13,13 @@ Three rules (DESIGN section 5):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from modelsync.diff import CatalogDiff
 from modelsync.domain import (
+    CatalogEntry,
     ChangeKind,
     FieldDiff,
     JSONValue,
@@ -34,25 +36,38 @@ class GuardPolicy:
     max_shrink: float = 0.5
     removal_misses: int = 2
     price_jump_factor: int = 10
+    max_models: int = 100_000
+    """The most models one snapshot of one gateway may hold (``MODELSYNC_GUARD__MAX_MODELS``)."""
 
 
-def check_snapshot(model_ids: Iterable[str], *, last_good_count: int, policy: GuardPolicy) -> int:
-    """Reject an empty, duplicated or shrunk snapshot; return its size.
+def check_count(count: int, policy: GuardPolicy) -> None:
+    """Reject a snapshot as soon as it holds more than ``max_models`` models."""
+    if count > policy.max_models:
+        raise SnapshotRejected(
+            f"more than {policy.max_models:,} models in one snapshot (the limit, "
+            "MODELSYNC_GUARD__MAX_MODELS); keeping the last good catalog"
+        )
 
-    ``last_good_count`` is the number of models the last applied snapshot had (0 when none).
+
+def check_snapshot(
+    count: int,
+    *,
+    duplicates: Sequence[str] = (),
+    last_good_count: int,
+    policy: GuardPolicy,
+) -> int:
+    """Reject a duplicated, empty, oversized or shrunk snapshot of ``count`` distinct models;
+    return its size.
+
+    ``duplicates`` are the ids seen more than once (each repeat once); ``last_good_count`` is the
+    number of models the last applied snapshot had (0 when none).
     """
-    seen: set[str] = set()
-    duplicates: list[str] = []
-    for model_id in model_ids:
-        if model_id in seen:
-            duplicates.append(model_id)
-        seen.add(model_id)
     if duplicates:
         shown = ", ".join(sorted(set(duplicates))[:5])
         raise SnapshotRejected(f"duplicate model ids in one response ({len(duplicates)}): {shown}")
-    count = len(seen)
     if count == 0:
         raise SnapshotRejected("empty model list")
+    check_count(count, policy)
     floor = last_good_count * (1 - policy.max_shrink)
     if last_good_count and count < floor:
         raise SnapshotRejected(
@@ -108,6 +123,15 @@ def _change(kind: ChangeKind, model: Model, fields: FieldDiff, policy: GuardPoli
     )
 
 
+def _removal(gateway: str, entry: CatalogEntry) -> ModelChange:
+    return ModelChange(
+        kind=ChangeKind.REMOVED,
+        gateway=gateway,
+        gateway_model_id=entry.gateway_model_id,
+        id=entry.id,
+    )
+
+
 def plan_sync(
     gateway: str, diff: CatalogDiff, *, total_models: int, policy: GuardPolicy
 ) -> SyncPlan:
@@ -127,17 +151,21 @@ def plan_sync(
     for pair in diff.restored:
         changes.append(_change(ChangeKind.RESTORED, pair.new, pair.fields, policy))
         upserts.append(pair.new)
+    renamed: list[tuple[str, str]] = []
+    for pair in diff.renamed:
+        changes.append(_change(ChangeKind.UPDATED, pair.new, pair.fields, policy))
+        upserts.append(pair.new)
+        renamed.append((pair.old.gateway_model_id, pair.new.gateway_model_id))
 
     missing: list[MissMark] = []
     removed: list[str] = []
     for entry in diff.absent:
         misses = entry.miss_count + 1
-        model = entry.model
         if misses >= policy.removal_misses:
-            changes.append(_change(ChangeKind.REMOVED, model, {}, policy))
-            removed.append(model.gateway_model_id)
+            changes.append(_removal(gateway, entry))
+            removed.append(entry.gateway_model_id)
         else:
-            missing.append(MissMark(model.gateway_model_id, misses))
+            missing.append(MissMark(entry.gateway_model_id, misses))
     return SyncPlan(
         gateway=gateway,
         changes=tuple(changes),
@@ -145,4 +173,5 @@ def plan_sync(
         missing=tuple(missing),
         removed=tuple(removed),
         total_models=total_models,
+        renamed=tuple(renamed),
     )

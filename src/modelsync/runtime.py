@@ -83,7 +83,7 @@ async def open_runtime(
         policy = FetchPolicy.from_settings(settings.http)
         async with build_client(policy, transport=transport) as client:
             owner = process_owner()
-            guard = settings.guard
+            guard, scheduler = settings.guard, settings.scheduler
             runner = SyncRunner(
                 store=store,
                 fetcher=Fetcher(client, policy),
@@ -92,11 +92,14 @@ async def open_runtime(
                     max_shrink=guard.max_shrink,
                     removal_misses=guard.removal_misses,
                     price_jump_factor=guard.price_jump_factor,
+                    max_models=guard.max_models,
                 ),
                 clock=clock,
                 owner=owner,
                 upstream=settings.upstream,
-                lease_ttl_s=settings.scheduler.lease_ttl_s,
+                lease_ttl_s=scheduler.lease_ttl_s,
+                run_deadline_s=scheduler.run_deadline_s,
+                full_resync_s=scheduler.full_resync_s,
                 identity=settings.identity.overrides(),
             )
             await runner.identity.migrate(store, clock)

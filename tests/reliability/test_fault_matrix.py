@@ -65,10 +65,12 @@ CASES = [
          r"catalog$"),
     Case("together", {"kind": "dict_for_list"}, FAILED,
          r"^together page 1: expected the bare list of models, got an object$"),
-    Case("openrouter", {"kind": "bad_price"}, FAILED,
-         r"^openrouter model '[^']+': pricing\.prompt must be a number, got 'N/A'$"),
-    Case("near", {"kind": "bad_price"}, FAILED,
-         r"^near model '[^']+': inputCostPerToken\.amount must be a number, got 'N/A'$"),
+    Case("openrouter", {"kind": "bad_price"}, REJECTED,
+         r"^openrouter model '[^']+' is not valid: pricing\.prompt must be a number, got 'N/A'; "
+         r"the snapshot is rejected and the last good catalog kept$"),
+    Case("near", {"kind": "bad_price"}, REJECTED,
+         r"^near model '[^']+' is not valid: inputCostPerToken\.amount must be a number, got "
+         r"'N/A'; the snapshot is rejected"),
     Case("vercel-ai-gateway", {"kind": "duplicate_ids"}, REJECTED,
          r"^duplicate model ids in one response \(2\): "),
     Case("huggingface", {"kind": "huge_body", "mib": 1}, FAILED,

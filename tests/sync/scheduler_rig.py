@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +38,11 @@ class FlakyStore(SqlStore):
         self.claim_failures = claim_failures
         self.finish_failures = finish_failures
 
-    async def claim_due(
-        self, owner: str, *, now: datetime, ttl_s: float, limit: int
-    ) -> list[LeaseGrant]:
+    async def claim_due(self, owner: str, **options: Any) -> list[LeaseGrant]:
         if self.claim_failures:
             self.claim_failures -= 1
             raise StoreError("cannot claim due gateways: database is locked (injected)")
-        return await super().claim_due(owner, now=now, ttl_s=ttl_s, limit=limit)
+        return await super().claim_due(owner, **options)
 
     async def finish_run(self, run: RunRecord, *args: Any, **kwargs: Any) -> Any:
         if self.finish_failures:
@@ -129,7 +126,6 @@ class Rig:
             policy=SchedulePolicy(**policy),
             clock=self.clock,
             owner=runtime.owner,
-            lease_ttl_s=300,
             rng=rng,
             tick_s=0.01,
         )

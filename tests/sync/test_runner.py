@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -220,7 +221,7 @@ async def test_full_ignores_etag_and_body_hash(tmp_path: Path) -> None:
     assert hashed.outcome is RunOutcome.UNCHANGED  # the body hash short-circuit
     assert (full.outcome, full_hashed.outcome) == (RunOutcome.UNCHANGED, RunOutcome.UNCHANGED)
     by_order = list(reversed(runs))
-    assert [run.record.full_sync for run in by_order] == [False, False, True, False, True]
+    assert [run.record.full_sync for run in by_order] == [True, False, True, False, True]
     assert [run.record.http_status for run in by_order] == [200, 304, 200, 200, 200]
     assert state.last_full_sync_at is not None
 
@@ -301,13 +302,18 @@ async def test_lease_held_elsewhere_fails_after_waiting(harness: Harness) -> Non
     """A runner waits ``lease_wait_s`` for a lease another owner holds, then reports failed."""
     runner = await harness.runner(lease_wait_s=0.3)
     store = harness.stores[0]
-    grant = await store.acquire_lease("groq", "someone-else", now=datetime.now(UTC), ttl_s=60)
+    grant = await store.acquire_lease("groq", "someone-else", ttl_s=60)
     assert grant is not None
     started = time.monotonic()
     summary = await runner.run("groq")
     waited = time.monotonic() - started
     assert summary.outcome is RunOutcome.FAILED
-    assert summary.error == "another process holds the lease of groq (it is running it now)"
+    assert summary.error is not None
+    assert re.fullmatch(
+        r"groq is being synced by another process \(someone-else\); its lease runs until "
+        r"\d\d:\d\d:\d\d UTC \(database time\), renewed while that run lasts",
+        summary.error,
+    )
     assert 0.3 <= waited < 2.0
     assert await store.list_runs(gateway="groq") == []
     [state] = await store.gateway_states(["groq"])
@@ -318,7 +324,7 @@ async def test_lease_released_while_waiting(harness: Harness) -> None:
     """A lease given up while the runner waits is taken, and the run completes."""
     runner = await harness.runner(lease_wait_s=5.0)
     store = harness.stores[0]
-    grant = await store.acquire_lease("groq", "someone-else", now=datetime.now(UTC), ttl_s=60)
+    grant = await store.acquire_lease("groq", "someone-else", ttl_s=60)
     assert grant is not None
 
     async def release_soon() -> None:
@@ -360,8 +366,11 @@ async def test_unknown_gateway_is_a_config_error(runner: SyncRunner) -> None:
         await runner.run("nope")
 
 
-async def test_full_resync_refreshes_extra_without_recording_a_change(tmp_path: Path) -> None:
-    """A field kept in ``extra`` moves: polls leave the row, the full resync rewrites it."""
+async def test_full_resync_that_refreshes_extra_says_changed_and_bumps_the_version(
+    tmp_path: Path,
+) -> None:
+    """A field kept in ``extra`` moves: polls leave the row; the full resync rewrites it, and its
+    outcome and the catalog version agree (changed, one version on), with no change recorded."""
     async with open_harness(tmp_path, etag=False) as harness:
         runner = await harness.runner()
         await runner.run("openrouter")
@@ -371,6 +380,7 @@ async def test_full_resync_refreshes_extra_without_recording_a_change(tmp_path: 
         )  # fmt: skip
         poll = await runner.run("openrouter")
         store = harness.stores[0]
+        version = await store.catalog_version()
         before = {
             m.model.gateway_model_id: m
             for m in await store.model_offers("anthropic/claude-sonnet-4.5")
@@ -381,7 +391,12 @@ async def test_full_resync_refreshes_extra_without_recording_a_change(tmp_path: 
             for m in await store.model_offers("anthropic/claude-sonnet-4.5")
         }
         changes = await store.list_changes(since=0, gateway="openrouter", limit=1000)
-    assert (poll.outcome, full.outcome) == (RunOutcome.UNCHANGED, RunOutcome.UNCHANGED)
+        untouched = await runner.run("openrouter", full=True)
+        final = await store.catalog_version()
+    assert (poll.outcome, full.outcome) == (RunOutcome.UNCHANGED, RunOutcome.CHANGED)
+    assert (full.added, full.updated, full.removed) == (0, 0, 0)
+    assert full.catalog_version == version + 1
+    assert (untouched.outcome, final) == (RunOutcome.UNCHANGED, version + 1)
     assert before[SONNET].model.extra.get("knowledge_cutoff") != "2031-01-01"
     assert after[SONNET].model.extra["knowledge_cutoff"] == "2031-01-01"
     assert all(change.change.kind.value == "added" for change in changes)

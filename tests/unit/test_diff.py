@@ -23,25 +23,25 @@ def m(model_id: str, prompt: str | None = "1", name: str | None = None, **kw: ob
 
 
 def entries(*models: Model, presence: Presence = Presence.PRESENT) -> dict[str, CatalogEntry]:
-    return {model.gateway_model_id: CatalogEntry(model, presence) for model in models}
+    return {model.gateway_model_id: CatalogEntry.of(model, presence) for model in models}
 
 
 def test_field_diff_names_old_and_new_values() -> None:
     """Only differing fields appear, as (old, new) in the flat vocabulary."""
-    fields = field_diff(m("a").fields(), m("a", prompt="2", name="A").fields())
+    fields = field_diff(m("a").values(), m("a", prompt="2", name="A").values())
     assert fields == {"name": ("a", "A"), "pricing.prompt": ("1", "2")}
 
 
 def test_field_diff_equal_is_empty() -> None:
     """Equal fields, even on different objects, give no diff."""
-    assert field_diff(m("a").fields(), m("a").fields()) == {}
+    assert field_diff(m("a").values(), m("a").values()) == {}
 
 
 def test_lists_compare_as_sorted_sets() -> None:
     """Modalities are compared in their normalized (sorted) order."""
     old = m("a", input_modalities=("image", "text"))
     new = m("a", input_modalities=("image", "text"))
-    assert field_diff(old.fields(), new.fields()) == {}
+    assert field_diff(old.values(), new.values()) == {}
 
 
 def test_every_kind_at_once() -> None:
@@ -63,18 +63,66 @@ def test_every_kind_at_once() -> None:
     ]
     assert [d.new.gateway_model_id for d in result.returned] == ["back"]
     assert [d.new.gateway_model_id for d in result.restored] == ["reborn"]
-    assert [e.model.gateway_model_id for e in result.absent] == ["gone"]
+    assert [e.gateway_model_id for e in result.absent] == ["gone"]
     assert result.unchanged == 1
 
 
-def test_same_object_is_unchanged_without_comparing() -> None:
-    """A model carried over from the last poll is unchanged by identity."""
-    model = m("a")
-    result = diff_catalogs(entries(model), {"a": model})
+def test_known_unchanged_ids_need_no_model() -> None:
+    """Ids the runner knows unchanged (same raw bytes) count as unchanged, never as absent."""
+    result = diff_catalogs(entries(m("a"), m("b")), {"b": m("b", "2")}, unchanged={"a"})
     assert result.unchanged == 1
     assert result.added == []
-    assert result.updated == []
+    assert [d.new.gateway_model_id for d in result.updated] == ["b"]
     assert result.absent == []
+
+
+def same(raw_id: str, canonical: str = "acme/llama-3", prompt: str = "1") -> Model:
+    """A model whose canonical id is fixed, whatever its gateway model id."""
+    return Model(
+        gateway="g", gateway_model_id=raw_id, id=canonical, pricing=Pricing(Decimal(prompt))
+    )
+
+
+def test_an_id_whose_case_changed_is_one_rename() -> None:
+    """``Llama-3`` becoming ``llama-3 `` (same canonical id) is renamed: not added and absent."""
+    previous = entries(same("Acme/Llama-3"), m("other"))
+    result = diff_catalogs(
+        previous, {"acme/llama-3 ": same("acme/llama-3 ", prompt="2")}, {"other"}
+    )
+    assert (result.added, result.absent) == ([], [])
+    [renamed] = result.renamed
+    assert (renamed.old.gateway_model_id, renamed.new.gateway_model_id) == (
+        "Acme/Llama-3",
+        "acme/llama-3 ",
+    )
+    assert dict(renamed.fields) == {
+        "gateway_model_id": ("Acme/Llama-3", "acme/llama-3 "),
+        "pricing.prompt": ("1", "2"),
+    }
+
+
+def test_a_missing_model_can_be_renamed_too() -> None:
+    """An entry missing since the last poll pairs with its renamed return."""
+    previous = entries(same("Llama-3"), presence=Presence.MISSING)
+    result = diff_catalogs(previous, {"llama-3": same("llama-3")})
+    assert [d.new.gateway_model_id for d in result.renamed] == ["llama-3"]
+
+
+def test_renames_pair_one_to_one_preferring_the_folded_id() -> None:
+    """Two new ids for one canonical id: the one equal under case folding is the rename."""
+    previous = entries(same("Llama-3"))
+    current = {"LLAMA-3": same("LLAMA-3"), "llama_3": same("llama_3")}
+    result = diff_catalogs(previous, current)
+    assert [d.new.gateway_model_id for d in result.renamed] == ["LLAMA-3"]
+    assert [model.gateway_model_id for model in result.added] == ["llama_3"]
+    ambiguous = diff_catalogs(entries(same("x"), same("y")), {"z": same("z")})
+    assert (len(ambiguous.renamed), len(ambiguous.added), len(ambiguous.absent)) == (0, 1, 2)
+
+
+def test_different_canonical_ids_never_pair() -> None:
+    """A removal and an addition of different models stay what they are."""
+    result = diff_catalogs(entries(same("a", "acme/a")), {"b": same("b", "acme/b")})
+    assert (len(result.renamed), len(result.added), len(result.absent)) == (0, 1, 1)
 
 
 def test_extra_is_never_compared() -> None:
@@ -102,7 +150,7 @@ def test_partition_property(old: dict[str, str], new: dict[str, str]) -> None:
     )
     added = {model.gateway_model_id for model in result.added}
     updated = {d.new.gateway_model_id for d in result.updated}
-    absent = {e.model.gateway_model_id for e in result.absent}
+    absent = {e.gateway_model_id for e in result.absent}
     assert added == new.keys() - old.keys()
     assert absent == old.keys() - new.keys()
     assert updated == {k for k in old.keys() & new.keys() if old[k] != new[k]}

@@ -91,4 +91,4 @@ def test_json_round_trip_is_exact() -> None:
 )
 def test_served_status(presence: Presence, status: ModelStatus, served: ModelStatus) -> None:
     """Sync's missing/removed win over the gateway's own status."""
-    assert CatalogEntry(model(status=status), presence).served_status is served
+    assert CatalogEntry.of(model(status=status), presence).served_status is served

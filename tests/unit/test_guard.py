@@ -9,7 +9,7 @@ import pytest
 from modelsync.diff import diff_catalogs
 from modelsync.domain import CatalogEntry, ChangeKind, Model, Presence, Pricing
 from modelsync.errors import SnapshotRejected
-from modelsync.guard import GuardPolicy, anomalies, check_snapshot, plan_sync
+from modelsync.guard import GuardPolicy, anomalies, check_count, check_snapshot, plan_sync
 
 POLICY = GuardPolicy()
 
@@ -25,19 +25,28 @@ def m(model_id: str, prompt: str | None = "1", context: int | None = 1000) -> Mo
 
 
 @pytest.mark.parametrize(
-    ("ids", "last_good", "error"),
+    ("count", "duplicates", "last_good", "error"),
     [
-        ([], 0, "empty model list"),
-        ([], 10, "empty model list"),
-        (["a", "b", "a"], 0, "duplicate model ids in one response (1): a"),
-        (["a"] * 3, 0, "duplicate model ids in one response (2): a"),
-        (["a", "b", "c", "d"], 10, "shrank from 10 to 4 models"),
+        (0, [], 0, "empty model list"),
+        (0, [], 10, "empty model list"),
+        (2, ["a"], 0, "duplicate model ids in one response (1): a"),
+        (1, ["a", "a"], 0, "duplicate model ids in one response (2): a"),
+        (4, [], 10, "shrank from 10 to 4 models"),
+        (100_001, [], 0, "more than 100,000 models in one snapshot"),
     ],
 )
-def test_rejected_snapshots(ids: list[str], last_good: int, error: str) -> None:
-    """Empty, duplicated or shrunk snapshots are refused with a reason."""
+def test_rejected_snapshots(count: int, duplicates: list[str], last_good: int, error: str) -> None:
+    """Empty, duplicated, oversized or shrunk snapshots are refused with a reason."""
     with pytest.raises(SnapshotRejected, match=error.replace("(", r"\(").replace(")", r"\)")):
-        check_snapshot(ids, last_good_count=last_good, policy=POLICY)
+        check_snapshot(count, duplicates=duplicates, last_good_count=last_good, policy=POLICY)
+
+
+def test_count_bound_is_configurable() -> None:
+    """``max_models`` is the limit: at it passes, one over is refused at once."""
+    policy = GuardPolicy(max_models=3)
+    check_count(3, policy)
+    with pytest.raises(SnapshotRejected, match=r"more than 3 models .*MAX_MODELS"):
+        check_count(4, policy)
 
 
 @pytest.mark.parametrize(
@@ -46,9 +55,8 @@ def test_rejected_snapshots(ids: list[str], last_good: int, error: str) -> None:
 )
 def test_accepted_snapshots(count: int, last_good: int, max_shrink: float) -> None:
     """A shrink up to the limit, growth, and a first snapshot pass."""
-    ids = [str(i) for i in range(count)]
     policy = GuardPolicy(max_shrink=max_shrink)
-    assert check_snapshot(ids, last_good_count=last_good, policy=policy) == count
+    assert check_snapshot(count, last_good_count=last_good, policy=policy) == count
 
 
 @pytest.mark.parametrize(
@@ -73,7 +81,7 @@ def test_anomalies(fields: dict[str, tuple[object, object]], codes: tuple[str, .
 
 
 def previous(*items: tuple[Model, Presence, int]) -> dict[str, CatalogEntry]:
-    return {model.gateway_model_id: CatalogEntry(model, p, n) for model, p, n in items}
+    return {model.gateway_model_id: CatalogEntry.of(model, p, n) for model, p, n in items}
 
 
 def test_first_miss_marks_missing_second_removes() -> None:
@@ -144,3 +152,20 @@ def test_nothing_changed_is_an_empty_plan() -> None:
         policy=POLICY,
     )
     assert plan.is_empty
+
+
+def test_a_rename_is_one_update_with_the_row_moved() -> None:
+    """A renamed gateway model id plans one UPDATED change and moves the stored row."""
+    old = Model(gateway="g", gateway_model_id="Acme/Llama-3", id="acme/llama-3")
+    new = Model(gateway="g", gateway_model_id="acme/llama-3", id="acme/llama-3")
+    prev = previous((old, Presence.PRESENT, 0))
+    plan = plan_sync(
+        "g", diff_catalogs(prev, {new.gateway_model_id: new}), total_models=1, policy=POLICY
+    )
+    assert [(c.kind, c.gateway_model_id, c.id) for c in plan.changes] == [
+        (ChangeKind.UPDATED, "acme/llama-3", "acme/llama-3")
+    ]
+    assert plan.changes[0].fields == {"gateway_model_id": ("Acme/Llama-3", "acme/llama-3")}
+    assert plan.renamed == (("Acme/Llama-3", "acme/llama-3"),)
+    assert [u.gateway_model_id for u in plan.upserts] == ["acme/llama-3"]
+    assert (plan.missing, plan.removed) == ((), ())

@@ -126,4 +126,4 @@ def test_trigger_allowed(state: BreakerState, source: ChangeSource, allowed: boo
 )
 def test_full_resync_once_a_day(last_full: datetime | None, due: bool) -> None:
     """A run ignores validators when the last full one is a day old (or never happened)."""
-    assert full_resync_due(last_full, now=NOW, policy=POLICY) is due
+    assert full_resync_due(last_full, now=NOW, every_s=24 * 60 * 60) is due

@@ -21,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+from modelsync.bounds import MAX_DECIMAL_EXPONENT, MAX_NUMBER_DIGITS
 from modelsync.domain import Model, Tier
 from modelsync.errors import ConfigError, PayloadError
 from modelsync.identity import Identity, IdentityInput, resolve
@@ -264,6 +265,8 @@ def positive_int(value: Any, what: str) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value) if value > 0 else None
     if isinstance(value, str) and value.strip().isdigit():
+        if len(value.strip()) > MAX_NUMBER_DIGITS:
+            raise PayloadError(f"{what} has {len(value.strip()):,} digits: out of range")
         number = int(value)
         return number if number > 0 else None
     raise PayloadError(f"{what} must be a whole number, got {value!r}")
@@ -274,6 +277,8 @@ def _decimal(value: str | int | float) -> Decimal:
     number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     if not number.is_finite():
         raise InvalidOperation(value)
+    if number and not -MAX_DECIMAL_EXPONENT <= number.adjusted() <= MAX_DECIMAL_EXPONENT:
+        raise OverflowError(value)
     return number
 
 
@@ -286,8 +291,12 @@ def to_decimal(value: Any, what: str) -> Decimal | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise PayloadError(f"{what} must be a number, got {value!r}")
+    if isinstance(value, str) and len(value) > MAX_NUMBER_DIGITS * 2:
+        raise PayloadError(f"{what} is a {len(value):,}-character string, not a price")
     try:
         return _decimal(value.strip() if isinstance(value, str) else value)
+    except OverflowError:
+        raise PayloadError(f"{what} {value!r} is out of range") from None
     except (InvalidOperation, ValueError):
         raise PayloadError(f"{what} must be a number, got {value!r}") from None
 

@@ -1,8 +1,18 @@
 """Fetch one gateway's whole listing (every page), hashing as it goes.
 
-The hash covers each page's body and its ``Link`` header (Hub-style pagination lives there), so an
-equal hash means the adapter would see exactly the same pages. When the first page alone already
-hashes to the last listing's hash, the listing is identical and nothing is decoded at all.
+The hash covers each page's body and its ``Link`` header (Hub-style pagination lives there), and
+names the number of pages, so an equal hash means the adapter would see exactly the same pages.
+
+A conditional GET or an identical first page stands for the whole listing only when the listing
+was one page last time (its hash says so): then a 304, or a first page that alone hashes to the
+last listing's hash, means nothing changed and nothing is decoded at all. A paginated listing is
+fetched in full every time (its first page unchanged says nothing of the others) and compared by
+its whole hash; it keeps no validators to send.
+
+Keys stay home: every page's URL must be on the gateway's own origin (its configured base URL,
+or the ``MODELSYNC_UPSTREAM`` stand-in). A next-page link to another origin is refused, unless
+the gateway lists that origin in ``options.allowed_origins``; then it is fetched without the
+key's headers. Redirects follow the same rule (:class:`~modelsync.fetch.Fetcher`).
 
 The hash is XXH3-128, not SHA-256: it only tells "same bytes as last time" for bodies the gateway
 itself chose, so collision resistance against an adversary buys nothing, and at ~60 GB/s it costs
@@ -12,16 +22,16 @@ itself chose, so collision resistance against an adversary buys nothing, and at 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
 import xxhash
 
-from modelsync.errors import PayloadError
-from modelsync.fetch import FetchResponse, Validators, rewrite_url
-from modelsync.gateways.base import MAX_PAGES, GatewayAdapter, GatewayConfig, Page
+from modelsync.errors import ConfigError, PayloadError
+from modelsync.fetch import FetchResponse, Validators, origin_of, rewrite_url
+from modelsync.gateways.base import MAX_PAGES, GatewayAdapter, GatewayConfig, Page, PageRequest
 
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
@@ -36,6 +46,8 @@ class PageFetcher(Protocol):
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         validators: Validators | None = None,
+        budget_s: float | None = None,
+        foreign_origins: Collection[str] = (),
     ) -> FetchResponse: ...
 
 
@@ -71,7 +83,17 @@ def decode_page(response: FetchResponse) -> Any:
         raise PayloadError(f"malformed JSON from {response.url}: {exc}") from None
 
 
-HASH_PREFIX = "xxh3-128:"
+HASH_PREFIX = "xxh3-128/"
+
+
+def listing_hash(pages: int, digest: xxhash.xxh3_128) -> str:
+    """``xxh3-128/<pages>p:<hex>``: the listing's bytes, and how many pages they came in."""
+    return f"{HASH_PREFIX}{pages}p:{digest.hexdigest()}"
+
+
+def one_page(body_hash: str | None) -> bool:
+    """Whether a stored listing hash is of a one-page listing (older hashes say nothing: no)."""
+    return body_hash is not None and body_hash.startswith(f"{HASH_PREFIX}1p:")
 
 
 def _feed(digest: xxhash.xxh3_128, response: FetchResponse) -> None:
@@ -82,6 +104,39 @@ def _feed(digest: xxhash.xxh3_128, response: FetchResponse) -> None:
         digest.update(b"\x00link:" + link.encode())
 
 
+@dataclass(frozen=True, slots=True)
+class Origins:
+    """Where a gateway's pages may come from: home gets the key, ``foreign`` gets none."""
+
+    home: frozenset[str]
+    foreign: frozenset[str]
+
+    @classmethod
+    def of(cls, config: GatewayConfig, upstream: str | None) -> Origins:
+        home = {origin_of(config.base_url)}
+        if upstream:
+            home.add(origin_of(upstream if "://" in upstream else f"http://{upstream}"))
+        allowed = config.options.get("allowed_origins") or ()
+        if isinstance(allowed, str) or not all(isinstance(item, str) for item in allowed):
+            raise ConfigError(
+                f"gateway {config.name!r}: options.allowed_origins must be a list of URLs"
+            )
+        return cls(frozenset(home), frozenset(origin_of(item) for item in allowed))
+
+    def headers_for(self, request: PageRequest, gateway: str) -> Mapping[str, str]:
+        """The request's headers on a home origin; none on an allowed one; else refused."""
+        origin = origin_of(request.url)
+        if origin in self.home:
+            return request.headers
+        if origin in self.foreign:
+            return {}
+        raise PayloadError(
+            f"{gateway} page {request.page} points at another origin ({origin}): not fetched, "
+            "a gateway's key is only sent to its own origin (allow that origin in the "
+            "gateway's options.allowed_origins)"
+        )
+
+
 async def fetch_listing(
     fetcher: PageFetcher,
     adapter: GatewayAdapter,
@@ -90,8 +145,13 @@ async def fetch_listing(
     upstream: str | None,
     previous_hash: str | None,
     validators: Validators | None,
+    budget: Callable[[], float] | None = None,
 ) -> Listing:
-    """Every page of the gateway's list; short-circuits on 304 and on an identical first page."""
+    """Every page of the gateway's list; short-circuits on 304 and on an identical first page
+    when the last listing was one page. ``budget`` gives the seconds left for the run."""
+    origins = Origins.of(config, upstream)
+    if not one_page(previous_hash):
+        validators = None
     request = adapter.first_request(config)
     digest = xxhash.xxh3_128()
     pages: list[Page] = []
@@ -101,8 +161,10 @@ async def fetch_listing(
         response = await fetcher.get(
             rewrite_url(request.url, upstream, config.name),
             params=request.params,
-            headers=request.headers,
+            headers=origins.headers_for(request, config.name),
             validators=validators if first is None else None,
+            budget_s=budget() if budget is not None else None,
+            foreign_origins=origins.foreign,
         )
         if first is None:
             first = response
@@ -116,7 +178,7 @@ async def fetch_listing(
                 )
         total += len(response.body)
         _feed(digest, response)
-        if len(pages) == 0 and HASH_PREFIX + digest.hexdigest() == previous_hash:
+        if not pages and listing_hash(1, digest) == previous_hash:
             return Listing(
                 body_hash=previous_hash,
                 status=response.status,
@@ -132,12 +194,12 @@ async def fetch_listing(
         if len(pages) >= MAX_PAGES:
             raise PayloadError(f"more than {MAX_PAGES} pages: the pagination cursor loops")
         request = following
-    body_hash = HASH_PREFIX + digest.hexdigest()
+    body_hash = listing_hash(len(pages), digest)
     return Listing(
         body_hash=body_hash,
         status=first.status,
         bytes=total,
-        validators=first.validators,
+        validators=first.validators if len(pages) == 1 else Validators(),
         identical=body_hash == previous_hash,
         pages=pages,
     )

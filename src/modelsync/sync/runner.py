@@ -1,25 +1,39 @@
 """One sync run of one gateway: the I/O sequence around the pure core.
 
-lease -> fetch every page -> (304 or identical bytes: done) -> split into entries -> guard the
-snapshot -> normalize (memoized) -> diff against the previous catalog -> plan (hysteresis,
-anomalies) -> store it in one transaction -> tell the listeners.
+lease -> fetch every page -> (304 or identical bytes: done) -> read the snapshot (check every
+entry, normalize the new and changed) -> diff against the previous catalog -> plan (renames,
+hysteresis, anomalies) -> store it -> tell the listeners.
 
-Any :class:`~modelsync.errors.SyncError` on the way makes a *failed* run (``rejected`` when the
-guard refused the snapshot): recorded with its error, the previous catalog left as it was. The
-runner keeps, per gateway, the catalog it last applied and each model's raw entry bytes: when the
-store's version still matches, the next run diffs against memory and re-normalizes only entries
-whose bytes changed. ``normalize`` is pure, so this is plain memoization.
+* **Never stuck.** A run holds a short lease (tens of seconds, the database's clock) that a
+  heartbeat renews while it lasts (:class:`~modelsync.sync.lease.LeaseKeeper`), and ends within
+  its total deadline, fetch retries and ``Retry-After`` waits included. Whatever happens, the
+  lease is given back: recorded with the run, released on cancellation, or lapsing within one
+  lease time when the database is away (and this process may take it back at once). This process
+  never runs one gateway twice at once: every lease it takes goes through one gate, which skips
+  the gateways it is running.
+* **Never wrong.** Any :class:`~modelsync.errors.SyncError` on the way makes a *failed* run
+  (``rejected`` when the guard refused the snapshot, or an entry was bad): recorded with its
+  error, the previous catalog left as it was. A run that lost its lease is recorded as failed
+  too, with its back-off (unless another process holds the lease: then that one records).
+* **Daily full resync**, whatever triggered the run: once ``full_resync_s`` has passed since the
+  last one, a run ignores validators and body hash, normalizes every entry and rewrites models
+  whose never-compared ``extra`` moved on.
+
+The runner keeps, per gateway, the catalog it last applied, lean (a
+:class:`~modelsync.domain.CatalogEntry` per model: compared values, hashes, presence): when the
+store's version still matches, the next run diffs against memory and normalizes only entries
+whose raw bytes changed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-import orjson
 import structlog
 
 from modelsync.clock import Clock
@@ -29,20 +43,23 @@ from modelsync.domain import (
     CatalogEntry,
     ChangeKind,
     ChangeSource,
-    Model,
     Presence,
     RunOutcome,
     SyncPlan,
 )
-from modelsync.errors import ConfigError, LeaseLost, SnapshotRejected, SyncError
+from modelsync.errors import ConfigError, LeaseLost, SnapshotRejected, StoreError, SyncError
 from modelsync.fetch import Validators
 from modelsync.gateways.base import GatewayAdapter
 from modelsync.gateways.registry import build_adapter
-from modelsync.guard import GuardPolicy, check_snapshot, plan_sync
+from modelsync.guard import GuardPolicy, plan_sync
 from modelsync.identity import NO_OVERRIDES, IdentityOverrides
+from modelsync.observability import FailureStreaks
 from modelsync.store.base import GatewayState, LeaseGrant, RunRecord, RunResult, Store
 from modelsync.sync.identities import IdentityUpkeep
+from modelsync.sync.lease import LeaseKeeper
 from modelsync.sync.listing import Listing, PageFetcher, fetch_listing
+from modelsync.sync.schedule import full_resync_due
+from modelsync.sync.snapshot import Snapshot, read_snapshot
 
 log = structlog.get_logger("modelsync.sync")
 
@@ -104,14 +121,7 @@ class _Memo:
     """The catalog this process last applied for a gateway, valid while ``version`` matches."""
 
     version: int
-    entries: Mapping[str, CatalogEntry]
-    raw: Mapping[str, tuple[bytes, Model]]
-
-
-@dataclass(frozen=True, slots=True)
-class _Snapshot:
-    models: dict[str, Model]
-    raw: dict[str, tuple[bytes, Model]]
+    entries: dict[str, CatalogEntry]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,27 +130,39 @@ class _Attempt:
 
     record: RunRecord
     plan: SyncPlan | None = None
-    previous: Mapping[str, CatalogEntry] | None = None
-    snapshot: _Snapshot | None = None
+    previous: dict[str, CatalogEntry] | None = None
+    snapshot: Snapshot | None = None
     retry_after_s: float | None = None
+    error: BaseException | None = None
+    """The exception of an internal error (its traceback is logged once per failure streak)."""
 
 
-def next_entries(
-    previous: Mapping[str, CatalogEntry], plan: SyncPlan | None
-) -> Mapping[str, CatalogEntry]:
-    """PURE: the stored catalog after ``plan`` is applied to ``previous``."""
-    if plan is None:
-        return previous
-    entries = dict(previous)
-    for model in plan.upserts:
-        entries[model.gateway_model_id] = CatalogEntry(model)
-    for mark in plan.missing:
-        model = entries[mark.gateway_model_id].model
-        entries[mark.gateway_model_id] = CatalogEntry(model, Presence.MISSING, mark.miss_count)
-    for model_id in plan.removed:
-        entry = entries[model_id]
-        entries[model_id] = CatalogEntry(entry.model, Presence.REMOVED, entry.miss_count + 1)
-    return entries
+def remember(
+    previous: dict[str, CatalogEntry], plan: SyncPlan | None, snapshot: Snapshot
+) -> dict[str, CatalogEntry]:
+    """The stored catalog after ``plan`` is applied to ``previous``, with the snapshot's raw
+    hashes: updated in place (``previous`` is the runner's own memo, or a freshly loaded one)."""
+    hashes = snapshot.raw_hashes
+    if plan is not None:
+        for old, _ in plan.renamed:
+            del previous[old]
+        for model in plan.upserts:
+            previous[model.gateway_model_id] = CatalogEntry.of(model)
+        for mark in plan.missing:
+            entry = previous[mark.gateway_model_id]
+            previous[mark.gateway_model_id] = replace(
+                entry, presence=Presence.MISSING, miss_count=mark.miss_count
+            )
+        for model_id in plan.removed:
+            entry = previous[model_id]
+            previous[model_id] = replace(
+                entry, presence=Presence.REMOVED, miss_count=entry.miss_count + 1
+            )
+    for model_id, hashed in hashes.items():  # what the next run compares raw bytes against
+        entry = previous[model_id]
+        if entry.raw_hash != hashed:
+            previous[model_id] = replace(entry, raw_hash=hashed)
+    return previous
 
 
 class SyncRunner:
@@ -156,8 +178,10 @@ class SyncRunner:
         clock: Clock,
         owner: str,
         upstream: str | None = None,
-        lease_ttl_s: float = 300.0,
-        lease_wait_s: float = 60.0,
+        lease_ttl_s: float = 30.0,
+        lease_wait_s: float | None = None,
+        run_deadline_s: float = 300.0,
+        full_resync_s: float = 24 * 60 * 60,
         identity: IdentityOverrides = NO_OVERRIDES,
     ) -> None:
         self._store = store
@@ -168,15 +192,24 @@ class SyncRunner:
         self._owner = owner
         self._upstream = upstream
         self._lease_ttl_s = lease_ttl_s
-        self._lease_wait_s = lease_wait_s
+        self._lease_wait_s = lease_ttl_s + 5 if lease_wait_s is None else lease_wait_s
+        self._run_deadline_s = run_deadline_s
+        self._full_resync_s = full_resync_s
         self.identity = IdentityUpkeep(identity, self._adapter_named)
         self._adapters: dict[str, GatewayAdapter] = {}
         self._memos: dict[str, _Memo] = {}
         self._listeners: list[Listener] = []
+        self._active: set[str] = set()
+        self._gate = asyncio.Lock()
+        self._streaks = FailureStreaks(log)
 
     @property
     def gateways(self) -> Mapping[str, ResolvedGateway]:
         return self._gateways
+
+    def active(self) -> set[str]:
+        """The gateways this process is running (or has claimed to run) right now."""
+        return set(self._active)
 
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener`` after every run that changed the catalog (its errors are logged)."""
@@ -197,6 +230,64 @@ class SyncRunner:
     def _adapter_named(self, name: str) -> GatewayAdapter | None:
         gateway = self._gateways.get(name)
         return None if gateway is None else self.adapter(gateway)
+
+    # -- leases ---------------------------------------------------------------------------
+
+    async def claim_due(
+        self, *, now: datetime, limit: int, exclude: Sequence[str] = ()
+    ) -> list[LeaseGrant]:
+        """Lease up to ``limit`` due gateways this process can run and is not running; each
+        grant must be passed to :meth:`run` (or given back with :meth:`release`)."""
+        async with self._gate:
+            skip = self._active.union(exclude)
+            candidates = [
+                name for name, gateway in self._gateways.items()
+                if gateway.enabled and name not in skip
+            ]  # fmt: skip
+            grants = await self._store.claim_due(
+                self._owner, now=now, ttl_s=self._lease_ttl_s, limit=limit, candidates=candidates
+            )
+            self._active.update(grant.lease.gateway for grant in grants)
+        return grants
+
+    async def release(self, grant: LeaseGrant) -> None:
+        """Give back a claimed lease without running it (this process forgets it at once; the
+        database's lease is released, or lapses if the database is away)."""
+        self._active.discard(grant.lease.gateway)
+        await self._store.release_lease(grant.lease)
+
+    async def _acquire(self, name: str) -> LeaseGrant | None:
+        """The gateway's lease, waiting up to ``lease_wait_s`` while it is held (here or by
+        another process)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._lease_wait_s
+        while True:
+            async with self._gate:
+                if name not in self._active:
+                    grant = await self._store.acquire_lease(
+                        name, self._owner, ttl_s=self._lease_ttl_s
+                    )
+                    if grant is not None:
+                        self._active.add(name)
+                        return grant
+            if loop.time() >= deadline:
+                return None
+            await asyncio.sleep(0.25)
+
+    async def _held_elsewhere(self, name: str) -> str:
+        if name in self._active:
+            return f"{name} is being synced by this process; try again when that run ends"
+        states = await self._store.gateway_states([name])
+        holder = states[0].lease_owner if states else None
+        until = states[0].lease_expires_at if states else None
+        if holder is None or until is None:
+            return f"{name} is being synced by another process"
+        return (
+            f"{name} is being synced by another process ({holder}); its lease runs until "
+            f"{until:%H:%M:%S} UTC (database time), renewed while that run lasts"
+        )
+
+    # -- runs -----------------------------------------------------------------------------
 
     async def run_many(
         self,
@@ -230,14 +321,19 @@ class SyncRunner:
     ) -> RunSummary:
         """Sync one gateway now.
 
-        ``grant`` is a lease the caller already holds (the scheduler claims due gateways);
-        ``next_run`` computes the next run time, stored in the run's transaction.
+        ``grant`` is a lease the caller claimed through :meth:`claim_due` (the scheduler);
+        ``next_run`` computes the next run time, stored in the run's transaction. Raises
+        StoreError only when the database fails and the failure could not be recorded either.
         """
         gateway = self._gateways.get(name)
         if gateway is None:
+            if grant is not None:
+                await self.release(grant)
             known = ", ".join(self._gateways)
             raise ConfigError(f"unknown gateway {name!r}; known gateways: {known}")
         if not gateway.enabled:
+            if grant is not None:
+                await self.release(grant)
             return RunSummary(
                 gateway=name, outcome=RunOutcome.DISABLED, error=gateway.disabled_reason
             )
@@ -245,44 +341,105 @@ class SyncRunner:
         if grant is None:
             grant = await self._acquire(name)
             if grant is None:
-                return RunSummary(
-                    gateway=name,
-                    outcome=RunOutcome.FAILED,
-                    error=f"another process holds the lease of {name} (it is running it now)",
+                error = await self._held_elsewhere(name)
+                return RunSummary(gateway=name, outcome=RunOutcome.FAILED, error=error)
+        else:
+            self._active.add(name)
+        try:
+            return await self._run_leased(
+                gateway, grant, trigger=trigger, full=full, next_run=next_run, began=began
+            )
+        finally:
+            self._active.discard(name)
+
+    async def _run_leased(
+        self,
+        gateway: ResolvedGateway,
+        grant: LeaseGrant,
+        *,
+        trigger: ChangeSource,
+        full: bool,
+        next_run: NextRun | None,
+        began: float,
+    ) -> RunSummary:
+        state = grant.state
+        full = full or full_resync_due(
+            state.last_full_sync_at, now=self._clock.now(), every_s=self._full_resync_s
+        )
+        keeper = LeaseKeeper(
+            self._store, grant.lease, ttl_s=self._lease_ttl_s, deadline_s=self._run_deadline_s
+        )
+        done = False
+        try:
+            async with keeper:
+                attempt = await self._bounded(gateway, state, keeper, trigger=trigger, full=full)
+                attempt = self._scheduled(attempt, state, next_run)
+                summary = await self._finish(
+                    gateway, keeper, attempt, state=state, next_run=next_run, began=began
                 )
+                done = True
+                return summary
+        finally:
+            if not done:  # cancelled, or the database failed: give the lease back if we can
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._store.release_lease(keeper.lease))
+
+    async def _bounded(
+        self,
+        gateway: ResolvedGateway,
+        state: GatewayState,
+        keeper: LeaseKeeper,
+        *,
+        trigger: ChangeSource,
+        full: bool,
+    ) -> _Attempt:
+        """One attempt within the run's bounds; every way it can fail becomes a failed record."""
+        name = gateway.name
         started = self._clock.now()
         try:
-            attempt = await self._attempt(gateway, grant.state, trigger=trigger, full=full)
+            async with keeper.bounded():
+                return await self._attempt(
+                    gateway, state, trigger=trigger, full=full, budget=keeper.remaining
+                )
         except SyncError as exc:
             rejected = isinstance(exc, SnapshotRejected)
             outcome = RunOutcome.REJECTED if rejected else RunOutcome.FAILED
-            attempt = _Attempt(
-                self._record(name, trigger, outcome, started, error=str(exc)),
+            return _Attempt(
+                self._record(name, trigger, outcome, started, full=full, error=str(exc)),
                 retry_after_s=getattr(exc, "retry_after", None),
             )
-        except Exception as exc:  # a bug in one gateway must not stop the others: record it
-            log.exception("sync.internal_error", gateway=name)
-            error = f"internal error: {exc!r}"
-            attempt = _Attempt(self._record(name, trigger, RunOutcome.FAILED, started, error=error))
-        if next_run is not None:
-            when = next_run(grant.state, attempt.record, attempt.retry_after_s)
-            attempt = replace(attempt, record=replace(attempt.record, next_run_at=when))
-        return await self._finish(gateway, grant, attempt, began)
+        except TimeoutError as exc:
+            if keeper.stop_reason is None:  # not the run's bound: a bug below
+                return self._internal(name, trigger, started, full, exc)
+            error = f"the run {keeper.stop_reason}"
+            record = self._record(name, trigger, RunOutcome.FAILED, started, full=full, error=error)
+            return _Attempt(record)
+        except Exception as exc:  # noqa: BLE001 - a bug in one gateway must not stop the others:
+            return self._internal(name, trigger, started, full, exc)  # recorded, logged once
 
-    # -- steps ----------------------------------------------------------------------------
+    def _internal(
+        self, name: str, trigger: ChangeSource, started: datetime, full: bool, exc: Exception
+    ) -> _Attempt:
+        error = f"internal error: {exc!r}"
+        record = self._record(name, trigger, RunOutcome.FAILED, started, full=full, error=error)
+        return _Attempt(record, error=exc)
 
-    async def _acquire(self, name: str) -> LeaseGrant | None:
-        deadline = self._clock.monotonic() + self._lease_wait_s
-        while True:
-            grant = await self._store.acquire_lease(
-                name, self._owner, now=self._clock.now(), ttl_s=self._lease_ttl_s
-            )
-            if grant is not None or self._clock.monotonic() >= deadline:
-                return grant
-            await asyncio.sleep(0.25)
+    def _scheduled(
+        self, attempt: _Attempt, state: GatewayState, next_run: NextRun | None
+    ) -> _Attempt:
+        if next_run is None:
+            return attempt
+        when = next_run(state, attempt.record, attempt.retry_after_s)
+        return replace(attempt, record=replace(attempt.record, next_run_at=when))
 
     async def _attempt(
-        self, gateway: ResolvedGateway, state: GatewayState, *, trigger: ChangeSource, full: bool
+        self,
+        gateway: ResolvedGateway,
+        state: GatewayState,
+        *,
+        trigger: ChangeSource,
+        full: bool,
+        budget: Callable[[], float],
     ) -> _Attempt:
         name = gateway.name
         started = self._clock.now()
@@ -297,6 +454,7 @@ class SyncRunner:
             upstream=self._upstream,
             previous_hash=None if full else state.body_hash,
             validators=None if full else Validators(state.etag, state.last_modified),
+            budget=budget,
         )
         if listing.not_modified or listing.identical:
             outcome = RunOutcome.NOT_MODIFIED if listing.not_modified else RunOutcome.UNCHANGED
@@ -306,83 +464,104 @@ class SyncRunner:
                     listing=listing, full=full, total_models=state.model_count,
                 )
             )  # fmt: skip
-        snapshot = self._normalize(gateway, listing, memo, last_good_count=state.model_count)
         if memo is not None:
             previous = memo.entries
         else:
-            previous = (await self._store.load_catalog(name)).entries
+            previous = dict((await self._store.load_catalog(name)).entries)
+        snapshot = read_snapshot(
+            self.adapter(gateway),
+            listing.pages,
+            previous,
+            last_good_count=state.model_count,
+            policy=self._guard,
+            full=full,
+            overridden=self.identity.overridden if self.identity.overrides else None,
+        )
+        del listing.pages[:]  # the decoded pages are done with: free them before the diff
         plan = plan_sync(
             name,
-            diff_catalogs(previous, snapshot.models),
-            total_models=len(snapshot.models),
+            diff_catalogs(previous, snapshot.models, snapshot.unchanged),
+            total_models=snapshot.count,
             policy=self._guard,
         )
-        outcome = RunOutcome.UNCHANGED if plan.is_empty else RunOutcome.CHANGED
         if full:  # the daily full resync also rewrites the never-compared extra fields
             refreshed = stale_extras(previous, snapshot.models)
             plan = replace(plan, upserts=(*plan.upserts, *refreshed)) if refreshed else plan
+        outcome = RunOutcome.UNCHANGED if plan.is_empty else RunOutcome.CHANGED
         record = self._record(
             name, trigger, outcome, started,
             listing=listing, full=full, total_models=plan.total_models, plan=plan,
         )  # fmt: skip
         return _Attempt(record, None if plan.is_empty else plan, previous, snapshot)
 
-    def _normalize(
+    async def _finish(
         self,
         gateway: ResolvedGateway,
-        listing: Listing,
-        memo: _Memo | None,
+        keeper: LeaseKeeper,
+        attempt: _Attempt,
         *,
-        last_good_count: int,
-    ) -> _Snapshot:
-        adapter = self.adapter(gateway)
-        entries = list(adapter.entries(listing.pages))
-        check_snapshot(
-            (model_id for model_id, _ in entries),
-            last_good_count=last_good_count,
-            policy=self._guard,
-        )
-        known = memo.raw if memo is not None else {}
-        models: dict[str, Model] = {}
-        raw: dict[str, tuple[bytes, Model]] = {}
-        dumps = orjson.dumps
-        overridden = self.identity.overridden if self.identity.overrides else None
-        for model_id, entry in entries:
-            key = dumps(entry)
-            cached = known.get(model_id)
-            if cached is not None and cached[0] == key:
-                model = cached[1]
-            else:
-                model = adapter.normalize(model_id, entry)
-                if overridden is not None:
-                    model = overridden(model)
-            models[model_id] = model
-            raw[model_id] = (key, model)
-        return _Snapshot(models, raw)
-
-    async def _finish(
-        self, gateway: ResolvedGateway, grant: LeaseGrant, attempt: _Attempt, began: float
+        state: GatewayState,
+        next_run: NextRun | None,
+        began: float,
     ) -> RunSummary:
         name = gateway.name
         record = attempt.record
         try:
             result = await self._store.finish_run(
-                record, attempt.plan, lease=grant.lease, now=self._clock.now()
+                record, attempt.plan, lease=keeper.lease, now=self._clock.now()
             )
-        except LeaseLost as exc:
+        except LeaseLost:
             self._memos.pop(name, None)
-            log.warning("sync.lease_lost", gateway=name, error=str(exc))
-            return _summary(record, began, self._clock, error=f"lease lost: {exc}")
+            error = "the run lost its lease before it was recorded (another process took over)"
+            lost = record if not record.succeeded else self._failed(record, error, state, next_run)
+            await self._record_unleased(lost)
+            self._log_run(state, lost, None)
+            return _summary(lost, began, self._clock)
+        except StoreError as exc:
+            self._memos.pop(name, None)
+            failed = self._failed(record, f"the run could not be recorded: {exc}", state, next_run)
+            if not await self._record_unleased(failed):
+                raise
+            self._log_run(state, failed, None)
+            return _summary(failed, began, self._clock)
         if attempt.snapshot is not None and attempt.previous is not None:
-            self._memos[name] = _Memo(
-                result.gateway_version,
-                next_entries(attempt.previous, attempt.plan),
-                attempt.snapshot.raw,
-            )
-        self._log_run(grant.state, record)
+            entries = remember(attempt.previous, attempt.plan, attempt.snapshot)
+            self._memos[name] = _Memo(result.gateway_version, entries)
+        self._log_run(state, record, attempt.error)
         if attempt.plan is not None:
             await self._notify(AppliedRun(name, attempt.plan, result, record.trigger))
         return _summary(record, began, self._clock, catalog_version=result.catalog_version)
+
+    def _failed(
+        self, record: RunRecord, error: str, state: GatewayState, next_run: NextRun | None
+    ) -> RunRecord:
+        """``record`` as a failed run (nothing applied), its next run backed off."""
+        failed = self._record(
+            record.gateway,
+            record.trigger,
+            RunOutcome.FAILED,
+            record.started_at,
+            full=record.full_sync,
+            error=error,
+        )
+        if next_run is not None:
+            failed = replace(failed, next_run_at=next_run(state, failed, None))
+        return failed
+
+    async def _record_unleased(self, record: RunRecord) -> bool:
+        """Record a run that holds no lease any more (best effort); whether it was recorded."""
+        try:
+            await self._store.record_unleased_failure(record, owner=self._owner)
+        except StoreError as exc:
+            self._streaks.failed(
+                f"record:{record.gateway}",
+                "sync.record_failed",
+                gateway=record.gateway,
+                error=str(exc),
+            )
+            return False
+        self._streaks.recovered(f"record:{record.gateway}", "sync.record_recovered")
+        return True
 
     async def _notify(self, applied: AppliedRun) -> None:
         for listener in self._listeners:
@@ -391,7 +570,11 @@ class SyncRunner:
             except Exception:  # a listener's failure never undoes a stored run
                 log.exception("sync.listener_failed", gateway=applied.gateway)
 
-    def _log_run(self, before: GatewayState, record: RunRecord) -> None:
+    def _log_run(
+        self, before: GatewayState, record: RunRecord, error: BaseException | None
+    ) -> None:
+        """One line per run while healthy; one when a failure streak starts (the traceback of
+        an internal error with it) and one when it ends."""
         fields = {
             "gateway": record.gateway,
             "outcome": record.outcome.value,
@@ -402,15 +585,16 @@ class SyncRunner:
             "duration_ms": record.duration_ms,
             "trigger": record.trigger.value,
         }
+        name = record.gateway
         if record.succeeded:
-            if before.consecutive_failures:
+            recovered = self._streaks.recovered(name, "sync.recovered", **fields)
+            if not recovered and before.consecutive_failures:
                 log.info("sync.recovered", failures=before.consecutive_failures, **fields)
-            else:
+            elif not recovered:
                 log.info("sync.run", **fields)
-        elif before.consecutive_failures == 0:
-            log.warning("sync.failing", error=record.error, **fields)
-        else:
-            log.debug("sync.still_failing", error=record.error, **fields)
+            return
+        exc_info: BaseException | bool = error if error is not None else False
+        self._streaks.failed(name, "sync.failing", exc_info=exc_info, error=record.error, **fields)
 
     def _record(
         self,
@@ -457,24 +641,18 @@ class SyncRunner:
 
 
 def _summary(
-    record: RunRecord,
-    began: float,
-    clock: Clock,
-    *,
-    error: str | None = None,
-    catalog_version: int | None = None,
+    record: RunRecord, began: float, clock: Clock, *, catalog_version: int | None = None
 ) -> RunSummary:
-    failed = error is not None
     return RunSummary(
         gateway=record.gateway,
-        outcome=RunOutcome.FAILED if failed else record.outcome,
-        added=0 if failed else record.added,
-        updated=0 if failed else record.updated,
-        removed=0 if failed else record.removed,
-        restored=0 if failed else record.restored,
-        missing=0 if failed else record.missing,
+        outcome=record.outcome,
+        added=record.added,
+        updated=record.updated,
+        removed=record.removed,
+        restored=record.restored,
+        missing=record.missing,
         total_models=record.total_models,
         duration_ms=round((clock.monotonic() - began) * 1000),
-        error=error or record.error,
+        error=record.error,
         catalog_version=catalog_version,
     )

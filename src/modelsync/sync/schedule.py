@@ -36,7 +36,6 @@ class SchedulePolicy:
     """Up to this share of the interval is added at random to every next run."""
     startup_spread_s: float = 30.0
     """Missing or overdue next runs are spread over this window (or the interval, if shorter)."""
-    full_resync_s: float = 24 * 60 * 60
     hint_debounce_s: float = 1.0
     hint_min_interval_s: float = 5.0
 
@@ -113,10 +112,9 @@ def hint_delay(*, now: float, last_started: float | None, policy: SchedulePolicy
     return delay
 
 
-def full_resync_due(
-    last_full_sync_at: datetime | None, *, now: datetime, policy: SchedulePolicy
-) -> bool:
-    """Once a day a run ignores ETag and body hash and diffs everything."""
+def full_resync_due(last_full_sync_at: datetime | None, *, now: datetime, every_s: float) -> bool:
+    """Once a day (``every_s``) a run, whatever triggered it, ignores ETag and body hash and
+    diffs everything."""
     if last_full_sync_at is None:
         return True
-    return (now - last_full_sync_at).total_seconds() >= policy.full_resync_s
+    return (now - last_full_sync_at).total_seconds() >= every_s

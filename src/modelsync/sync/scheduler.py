@@ -14,8 +14,14 @@
   manual run is not.
 * **Housekeeping.** Every ``prune_every_s`` (and once at start) the retention policy is applied:
   old runs, changes and expired webhook deliveries are deleted.
+* **Slots.** At most ``concurrency`` runs at once (32 by default, more than the shipped
+  gateways). A slow gateway holds its slot for no longer than its run's deadline, and the
+  runner never lets a run outlive its lease, so slow gateways cannot starve the others.
+* **Leases.** Due gateways are claimed through the runner, which leaves out the ones this process
+  is running: a lease that expired mid-run is never claimed again by its own process.
 * **Survival.** A run that raises is logged and recorded; the loop goes on. A failed tick (the
-  database away) is logged and retried on the next tick.
+  database away) is retried on the next tick. Failures are logged once per streak (the first,
+  with its traceback; the recovery, with the count), never once per tick.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ import structlog
 
 from modelsync.clock import Clock
 from modelsync.domain import ChangeSource, RunOutcome
+from modelsync.errors import StoreError
+from modelsync.observability import FailureStreaks
 from modelsync.store.base import GatewayState, LeaseGrant, RetentionPolicy, RunRecord, Store
 from modelsync.sync.health import StatusFields
 from modelsync.sync.runner import RunSummary, SyncRunner
@@ -38,7 +46,6 @@ from modelsync.sync.schedule import (
     BreakerState,
     SchedulePolicy,
     breaker_state,
-    full_resync_due,
     hint_delay,
     next_run_after,
     startup_next_run,
@@ -57,10 +64,9 @@ class Scheduler:
         policy: SchedulePolicy,
         clock: Clock,
         owner: str,
-        lease_ttl_s: float,
         rng: Callable[[], float] | None = None,
         tick_s: float = 1.0,
-        concurrency: int = 4,
+        concurrency: int = 32,
         retention: RetentionPolicy | None = None,
         prune_every_s: float = 3600.0,
     ) -> None:
@@ -69,7 +75,6 @@ class Scheduler:
         self._policy = policy
         self._clock = clock
         self._owner = owner
-        self._lease_ttl_s = lease_ttl_s
         # jitter from a generator of its own (not cryptography): the global one stays untouched
         self._rng = rng or random.Random().random  # noqa: S311
         self._tick_s = tick_s
@@ -86,6 +91,7 @@ class Scheduler:
         self._retention = retention
         self._prune_every_s = prune_every_s
         self._next_prune = clock.monotonic()
+        self._streaks = FailureStreaks(log)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -196,8 +202,11 @@ class Scheduler:
     async def _hinted_run(self, name: str, source: ChangeSource) -> None:
         try:
             await self.trigger(name, source=source)
-        except Exception:  # the database away: the next poll catches up
-            log.exception("scheduler.hint_failed", gateway=name)
+        except Exception:  # noqa: BLE001 - the database away: logged once a streak, next poll
+            key = f"hint:{name}"
+            self._streaks.failed(key, "scheduler.hint_failed", exc_info=True, gateway=name)
+        else:
+            self._streaks.recovered(f"hint:{name}", "scheduler.hint_recovered", gateway=name)
 
     def breaker(self, state: StatusFields) -> BreakerState:
         return breaker_state(
@@ -210,16 +219,19 @@ class Scheduler:
     # -- internals ------------------------------------------------------------------------
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:  # also ends a loop whose cancellation a wake-up swallowed
             self._heartbeat = self._clock.monotonic()
             try:
                 await self._claim_due()
                 await self._housekeeping()
-            except Exception:  # the database may be away for a moment: log, try next tick
-                log.exception("scheduler.tick_failed")
+            except Exception:  # noqa: BLE001 - the database away: logged once a streak, retried
+                self._streaks.failed("tick", "scheduler.tick_failed", exc_info=True)
+            else:
+                self._streaks.recovered("tick", "scheduler.tick_recovered")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._tick_s)
+                async with asyncio.timeout(self._tick_s):
+                    await self._wake.wait()
 
     async def _housekeeping(self) -> None:
         if self._retention is None or self._clock.monotonic() < self._next_prune:
@@ -238,18 +250,15 @@ class Scheduler:
         free = self._concurrency - len(self._running)
         if free <= 0:
             return
-        grants = await self._store.claim_due(
-            self._owner, now=self._clock.now(), ttl_s=self._lease_ttl_s, limit=free
+        grants = await self._runner.claim_due(
+            now=self._clock.now(), limit=free, exclude=list(self._running)
         )
         for grant in grants:
             name = grant.lease.gateway
-            if name in self._running:  # cannot happen while we hold the lease; be safe
-                await self._store.release_lease(grant.lease)
+            if name in self._running or self._stopping:  # a trigger started it meanwhile
+                await self._runner.release(grant)
                 continue
-            full = full_resync_due(
-                grant.state.last_full_sync_at, now=self._clock.now(), policy=self._policy
-            )
-            self._start(name, source=ChangeSource.POLL, full=full, grant=grant)
+            self._start(name, source=ChangeSource.POLL, full=False, grant=grant)
 
     def _start(
         self,
@@ -272,9 +281,17 @@ class Scheduler:
             return await self._runner.run(
                 name, trigger=source, full=full, grant=grant, next_run=self._next_run
             )
-        except Exception as exc:  # store trouble mid-run, or a bug: record it, go on
-            log.exception("scheduler.run_failed", gateway=name)
+        except StoreError as exc:  # the database is away: the runner tried to record it
+            error = f"the run could not be recorded: {exc}"
+            self._streaks.failed(f"run:{name}", "scheduler.run_failed", gateway=name, error=error)
+            return RunSummary(gateway=name, outcome=RunOutcome.FAILED, error=error)
+        except Exception as exc:  # noqa: BLE001 - a bug: logged once a streak, recorded, go on
             error = f"internal error: {exc!r}"
+            key = f"run:{name}"
+            self._streaks.failed(key, "scheduler.run_failed", exc_info=True, gateway=name)
+            if grant is not None:
+                with contextlib.suppress(StoreError):
+                    await self._runner.release(grant)
             await self._record_failure(name, source, grant, error)
             return RunSummary(gateway=name, outcome=RunOutcome.FAILED, error=error)
 
@@ -294,11 +311,9 @@ class Scheduler:
                 error=error,
             )
             record = replace(record, next_run_at=self._next_run(before, record, None))
-            await self._store.finish_run(
-                record, None, lease=grant.lease if grant else None, now=now
-            )
-        except Exception:  # the store is away: the lease expires and the gateway comes due again
-            log.warning("scheduler.record_failed", gateway=name, exc_info=True)
+            await self._store.record_unleased_failure(record, owner=self._owner)
+        except Exception:  # the store is away: the lease lapses and the gateway comes due again
+            log.debug("scheduler.record_failed", gateway=name, exc_info=True)
 
     def _finished(self, name: str, task: asyncio.Task[RunSummary]) -> None:
         self._running.pop(name, None)

@@ -51,7 +51,6 @@ def schedule_policy(settings: Settings) -> SchedulePolicy:
     return SchedulePolicy(
         max_backoff_factor=scheduler.max_backoff_factor,
         breaker_threshold=scheduler.breaker_threshold,
-        full_resync_s=scheduler.full_resync_s,
         hint_debounce_s=scheduler.hint_debounce_s,
         hint_min_interval_s=scheduler.hint_min_interval_s,
     )
@@ -75,7 +74,7 @@ async def open_services(
             policy=schedule_policy(settings),
             clock=clock,
             owner=runtime.owner,
-            lease_ttl_s=settings.scheduler.lease_ttl_s,
+            concurrency=settings.scheduler.concurrency,
             retention=runtime.retention,
         )
 
