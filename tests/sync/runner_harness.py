@@ -68,9 +68,9 @@ class Harness:
         """The database's URL."""
         return f"sqlite+aiosqlite:///{self.db_path}"
 
-    async def open_store(self) -> SqlStore:
+    async def open_store(self, kind: type[SqlStore] = SqlStore) -> SqlStore:
         """Another store on the same file (another process, as far as it knows)."""
-        store = SqlStore(self.url)
+        store = kind(self.url)
         await store.open()
         self.stack.push_async_callback(store.close)
         self.stores.append(store)
@@ -85,6 +85,10 @@ class Harness:
         lease_wait_s: float = 1.0,
         clock: Clock | None = None,
         identity: IdentityOverrides = NO_OVERRIDES,
+        lease_ttl_s: float = 30.0,
+        run_deadline_s: float = 300.0,
+        policy: FetchPolicy = POLICY,
+        guard: GuardPolicy | None = None,
     ) -> SyncRunner:
         """A runner (on a new store unless one is given) with the gateways registered."""
         store = store or await self.open_store()
@@ -92,15 +96,16 @@ class Harness:
         await store.register_gateways(registrations(gateways))
         return SyncRunner(
             store=store,
-            fetcher=Fetcher(self.client, POLICY),
+            fetcher=Fetcher(self.client, policy),
             gateways=gateways,
-            guard=GuardPolicy(),
+            guard=guard or GuardPolicy(),
             clock=clock or SystemClock(),
             owner=owner,
             upstream=upstream,
-            lease_ttl_s=30.0,
+            lease_ttl_s=lease_ttl_s,
             lease_wait_s=lease_wait_s,
             identity=identity,
+            run_deadline_s=run_deadline_s,
         )
 
     async def admin_call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

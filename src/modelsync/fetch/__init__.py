@@ -10,8 +10,8 @@ goes through :meth:`Fetcher.get`, which applies DESIGN sections 1 and 5:
   ``random() * min(cap, base * 2**n)`` (full jitter) or, on 429/503, the server's ``Retry-After``
   (capped at ``retry_after_cap_s``); the give-up error says how many attempts were made;
 - deadlines: one attempt ends within ``attempt_timeout_s`` however slowly the server trickles,
-  and a caller's ``budget_s`` bounds the whole call, retries and ``Retry-After`` waits included
-  (a wait that would pass it is not started: the error is raised with its ``retry_after``);
+  and a retry or ``Retry-After`` wait that would pass the caller's ``budget_s`` is not started
+  (the error is raised at once, with its ``retry_after``);
 - redirects are followed by hand, on the request's own origin only: the key headers
   (``Authorization``, ``x-goog-api-key``, ...) never reach another host, and a redirect to an
   origin the gateway does not allow is an error, so no other host's catalog is ever stored;

@@ -81,8 +81,8 @@ class Fetcher:
         in all; the last failure is raised as ``RateLimited`` (429) or ``TransientFetchError``.
         Any other status raises ``UpstreamHTTPError`` at once, a body over the limit
         ``BodyTooLarge``. Each attempt ends within ``policy.attempt_timeout_s`` whatever the
-        server does; with ``budget_s`` the whole call does too (a retry, or a ``Retry-After``
-        wait, that would pass it is not made: the last failure is raised at once, its
+        server does. ``budget_s`` is the time the caller has left: a retry, or a ``Retry-After``
+        wait, that would pass it is not made (the last failure is raised at once, its
         ``retry_after`` kept). Redirects are followed on the URL's own origin only; one to an
         origin in ``foreign_origins`` is followed without ``headers`` (they carry the key), any
         other is refused.
@@ -105,7 +105,7 @@ class Fetcher:
         while True:
             attempt += 1
             try:
-                answer = await self._attempt(request, deadline)
+                answer = await self._attempt(request)
             except TransientFetchError as exc:
                 if attempt >= self._policy.attempts:
                     raise _gave_up(exc, attempt) from exc
@@ -148,11 +148,9 @@ class Fetcher:
         merged["Accept-Encoding"] = ACCEPT_ENCODING
         return merged
 
-    async def _attempt(self, request: _Request, deadline: float | None) -> _Answer:
+    async def _attempt(self, request: _Request) -> _Answer:
         """One GET within the attempt's time limit, every httpx exception mapped."""
         limit = self._policy.attempt_timeout_s
-        if deadline is not None:
-            limit = min(limit, max(0.0, deadline - self._monotonic()))
         try:
             async with asyncio.timeout(limit):
                 return await self._follow(request)

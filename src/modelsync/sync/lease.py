@@ -73,7 +73,7 @@ class LeaseKeeper:
     async def bounded(self) -> AsyncIterator[None]:
         """Run the block until a bound fires: then it is cancelled, :attr:`stop_reason` set, and
         ``TimeoutError`` raised (other exceptions pass through)."""
-        async with asyncio.timeout(self._until()) as timeout:
+        async with asyncio.timeout_at(self._until()) as timeout:
             self._timeout = timeout
             try:
                 yield
