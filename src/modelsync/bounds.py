@@ -100,7 +100,8 @@ def raw_entry_problem(raw_id: str, raw_json: bytes) -> str | None:
 def _tokens_problem(name: str, value: int | None) -> str | None:
     if value is None or 1 <= value <= MAX_TOKENS:
         return None
-    return f"{name} {value} is outside 1..{MAX_TOKENS:,} tokens"
+    shown = f"{value:.3e}" if abs(value) > 10**12 else str(value)
+    return f"{name} {shown} is outside 1..{MAX_TOKENS:,} tokens"
 
 
 def price_problem(name: str, value: Decimal | None) -> str | None:

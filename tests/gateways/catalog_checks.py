@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from modelsync.bounds import model_problem, raw_id_problem
 from modelsync.domain import PRICE_FIELDS, Model
 
 
@@ -13,7 +14,8 @@ def by_gateway_id(models: list[Model]) -> dict[str, Model]:
 
 
 def check_catalog(models: list[Model]) -> None:
-    """Every price a Decimal >= 0 or None, unique gateway ids, lower-case ids, sorted lists."""
+    """Every price a Decimal >= 0 or None, unique gateway ids, lower-case ids, sorted lists, and
+    everything within the bounds (a real catalog is never rejected by them)."""
     assert len({model.gateway_model_id for model in models}) == len(models)
     for model in models:
         assert model.id == model.id.lower()
@@ -26,3 +28,5 @@ def check_catalog(models: list[Model]) -> None:
         assert model.context_length is None or model.context_length > 0
         assert model.max_output_tokens is None or model.max_output_tokens > 0
         assert "created" not in model.fields()
+        assert model_problem(model) is None, (model.gateway_model_id, model_problem(model))
+        assert raw_id_problem(model.gateway_model_id) is None
