@@ -45,12 +45,18 @@ async def add_with_id(harness: Harness, raw_id: str, **fields: Any) -> None:
 
 
 CASES = [
-    ("price", {"field": "pricing.prompt", "value": "1e999990"}, "pricing.prompt '1e999990' is out of range"),
-    ("price", {"field": "pricing.completion", "value": "1e308"}, "pricing.completion '1e308' is out of range"),
-    ("price", {"field": "pricing.prompt", "value": "2"}, "the prompt price 2.000e+6 is outside"),
-    ("context", {"field": "context_length", "value": 10**30}, "context_length 1.000e+30 is outside"),
-    ("context", {"field": "top_provider.max_completion_tokens", "value": 10**15}, "max_output_tokens"),
-    ("text", {"field": "description", "value": "x" * 200_000}, "the description is 200,000 characters long"),
+    ("price", {"field": "pricing.prompt", "value": "1e999990"},
+     "pricing.prompt '1e999990' is out of range"),
+    ("price", {"field": "pricing.completion", "value": "1e308"},
+     "pricing.completion '1e308' is out of range"),
+    ("price", {"field": "pricing.prompt", "value": "2"},
+     "the prompt price 2.000e+6 is outside"),
+    ("context", {"field": "context_length", "value": 10**30},
+     "context_length 1.000e+30 is outside"),
+    ("context", {"field": "top_provider.max_completion_tokens", "value": 10**15},
+     "max_output_tokens"),
+    ("text", {"field": "description", "value": "x" * 200_000},
+     "the description is 200,000 characters long"),
     ("nul", {"field": "name", "value": "Claude\x00"}, "NUL"),
 ]  # fmt: skip
 

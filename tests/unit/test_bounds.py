@@ -139,7 +139,9 @@ def model(**values: object) -> Model:
         ({"id": "../../x"}, "canonical id"),
     ],
 )
-def test_a_model_outside_the_bounds_says_why(values: dict[str, object], problem: str | None) -> None:
+def test_a_model_outside_the_bounds_says_why(
+    values: dict[str, object], problem: str | None
+) -> None:
     """Every number, text and list of a normalized model is checked in one place."""
     found = model_problem(model(**values))
     assert (found is None) if problem is None else (problem in (found or ""))
@@ -148,7 +150,7 @@ def test_a_model_outside_the_bounds_says_why(values: dict[str, object], problem:
 @pytest.mark.parametrize("text", ["1e999990", "1e308", "9" * 41, "1e-999999", "-1e400"])
 def test_a_price_beyond_any_bound_is_refused_before_arithmetic(text: str) -> None:
     """``1e999990`` never becomes a megabyte of digits (nor an overflow): out of range."""
-    with pytest.raises(PayloadError, match="out of range|not a price"):
+    with pytest.raises(PayloadError, match=r"out of range|not a price"):
         price(text, "prompt", scale=6)
 
 
