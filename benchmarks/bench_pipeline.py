@@ -25,7 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +70,8 @@ class BytesInHand:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         validators: Validators | None = None,
+        budget_s: float | None = None,
+        foreign_origins: Collection[str] = (),
     ) -> FetchResponse:
         return FetchResponse(
             url=url,

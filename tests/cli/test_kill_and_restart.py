@@ -51,7 +51,7 @@ def test_a_killed_sync_all_leaves_nothing_stuck(simulator: str, tmp_path: Path) 
             simulator,
             "POST",
             "/_admin/fault",
-            json={"gateway": gateway, "kind": "slow", "seconds": 60},
+            json={"gateway": gateway, "kind": "slow", "seconds": 6},
         )
     cli = cli_for(simulator, tmp_path)
     env = cli.env | {"MODELSYNC_SCHEDULER__LEASE_TTL_S": str(LEASE_S)}

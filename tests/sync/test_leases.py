@@ -20,6 +20,7 @@ from modelsync.errors import StoreError
 from modelsync.fetch import FetchPolicy
 from modelsync.store.base import GatewayState, RunRecord
 from modelsync.store.sql import SqlStore
+from web.harness import eventually
 
 LATER = datetime(2031, 1, 1, tzinfo=UTC)
 
@@ -57,14 +58,6 @@ async def state_of(store: SqlStore, gateway: str) -> GatewayState:
     return state
 
 
-async def until(check: Any, within_s: float = 10.0) -> None:
-    """Wait for an async condition, failing after ``within_s``."""
-    deadline = time.monotonic() + within_s
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 async def test_a_host_clock_an_hour_ahead_never_takes_a_live_lease(harness: Harness) -> None:
     """Leases are timed by the database: a process whose clock runs ahead waits like any other."""
     ahead = ManualClock(datetime.now(UTC) + timedelta(hours=1))
@@ -78,13 +71,13 @@ async def test_a_host_clock_an_hour_ahead_never_takes_a_live_lease(harness: Harn
 
 
 async def test_a_run_longer_than_its_lease_keeps_it_by_renewing(harness: Harness) -> None:
-    """A 3 s run on a 1.5 s lease: the heartbeat renews it, nobody else gets it, the run lands."""
-    runner = await harness.runner(lease_ttl_s=1.5)
+    """A 4 s run on a 2 s lease: the heartbeat renews it, nobody else gets it, the run lands."""
+    runner = await harness.runner(lease_ttl_s=2)
     other = await harness.open_store()
-    await harness.fault(gateway="groq", kind="slow", seconds=3, times=1)
+    await harness.fault(gateway="groq", kind="slow", seconds=4, times=1)
     started = time.monotonic()
     running = asyncio.create_task(runner.run("groq"))
-    await asyncio.sleep(2.2 - (time.monotonic() - started))  # past the first lease time
+    await asyncio.sleep(3 - (time.monotonic() - started))  # past the first lease time
     assert not running.done()  # the run is still fetching
     assert await other.acquire_lease("groq", "other", ttl_s=30) is None
     summary = await running
@@ -136,7 +129,7 @@ async def test_a_lost_lease_is_recorded_as_a_failed_run_with_backoff(harness: Ha
     await harness.fault(gateway="groq", kind="slow", seconds=4, times=1)
     next_runs = NextRuns()
     running = asyncio.create_task(runner.run("groq", next_run=next_runs))
-    await until(lambda: _leased_by(store, "groq", "runner-a"))
+    await eventually(lambda: _leased_by(store, "groq", "runner-a"))
     force_expiry(harness, "groq")
     grant = await thief.acquire_lease("groq", "thief", ttl_s=30)
     assert grant is not None
@@ -224,7 +217,7 @@ async def test_a_cancelled_run_gives_its_lease_back(harness: Harness) -> None:
     store = harness.stores[0]
     await harness.fault(gateway="groq", kind="slow", seconds=10, times=1)
     running = asyncio.create_task(runner.run("groq"))
-    await until(lambda: _leased_by(store, "groq", "runner-a"))
+    await eventually(lambda: _leased_by(store, "groq", "runner-a"))
     running.cancel()
     with pytest.raises(asyncio.CancelledError):
         await running

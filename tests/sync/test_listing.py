@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import uvicorn
 from runner_harness import POLICY, Harness, models_of, open_harness
@@ -152,10 +151,9 @@ def hostile() -> Iterator[str]:
         yield base
 
 
-async def hostile_runner(
-    tmp_path: Path, base_url: str, **options: Any
-) -> tuple[SyncRunner, SqlStore, httpx.AsyncClient]:
-    """A runner for one OpenRouter-shaped gateway at ``base_url`` with a key."""
+async def hostile_run(tmp_path: Path, base_url: str, **options: Any) -> tuple[Any, set[str]]:
+    """Run one OpenRouter-shaped gateway at ``base_url``, with a key; its summary and the ids
+    stored."""
     settings = Settings(
         database_url="sqlite://",
         gateways={
@@ -168,17 +166,21 @@ async def hostile_runner(
     gateways = {"hostile": resolve_gateways(settings)["hostile"]}
     store = SqlStore(f"sqlite+aiosqlite:///{tmp_path / 'hostile.db'}")
     await store.open()
-    await store.register_gateways(registrations(gateways))
-    client = build_client(POLICY)
-    runner = SyncRunner(
-        store=store,
-        fetcher=Fetcher(client, POLICY),
-        gateways=gateways,
-        guard=GuardPolicy(),
-        clock=SystemClock(),
-        owner="test",
-    )
-    return runner, store, client
+    try:
+        await store.register_gateways(registrations(gateways))
+        async with build_client(POLICY) as client:
+            runner = SyncRunner(
+                store=store,
+                fetcher=Fetcher(client, POLICY),
+                gateways=gateways,
+                guard=GuardPolicy(),
+                clock=SystemClock(),
+                owner="test",
+            )
+            summary = await runner.run("hostile")
+        return summary, set(await models_of(store, "hostile"))
+    finally:
+        await store.close()
 
 
 @pytest.mark.parametrize("path", ["/api/v1/models", "/moved/api/v1/models"])
@@ -187,33 +189,21 @@ async def test_a_page_on_another_origin_gets_no_key_and_is_not_stored(
 ) -> None:
     """A next link or a redirect to another origin fails the run: no key sent, nothing stored."""
     before = len(STOLEN)
-    runner, store, client = await hostile_runner(tmp_path, hostile + path)
-    try:
-        summary = await runner.run("hostile")
-        stored = await models_of(store, "hostile")
-    finally:
-        await client.aclose()
-        await store.close()
+    summary, stored = await hostile_run(tmp_path, hostile + path)
     assert summary.outcome is RunOutcome.FAILED
     assert summary.error is not None
     assert "another origin (http://localhost:" in summary.error
     assert "options.allowed_origins" in summary.error
     assert len(STOLEN) == before
-    assert stored == {}
+    assert stored == set()
 
 
 async def test_an_allowed_origin_is_fetched_without_the_key(tmp_path: Path, hostile: str) -> None:
     """``options.allowed_origins`` lets the next page come from there, never with the key."""
     port = hostile.rsplit(":", 1)[1]
-    runner, store, client = await hostile_runner(
+    summary, stored = await hostile_run(
         tmp_path, hostile + "/api/v1/models", allowed_origins=[f"http://localhost:{port}"]
     )
-    try:
-        summary = await runner.run("hostile")
-        stored = await models_of(store, "hostile")
-    finally:
-        await client.aclose()
-        await store.close()
     assert (summary.outcome, summary.added) == (RunOutcome.CHANGED, 2)
-    assert set(stored) == {"acme/model-one", "evil/model"}
+    assert stored == {"acme/model-one", "evil/model"}
     assert "authorization" not in STOLEN[-1]

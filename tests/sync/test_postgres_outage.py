@@ -6,10 +6,8 @@ Against a throwaway cluster this module starts, stops (``immediate``) and starts
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import structlog
@@ -23,6 +21,7 @@ from modelsync.store.sql import SqlStore
 from modelsync.sync.schedule import SchedulePolicy
 from modelsync.sync.scheduler import Scheduler
 from reliability.pg_cluster import Cluster, throwaway_cluster
+from web.harness import eventually
 
 pytestmark = pytest.mark.postgres
 
@@ -40,14 +39,6 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     """The simulator in process (its database is not used here)."""
     async with open_harness(tmp_path) as opened:
         yield opened
-
-
-async def until(check: Any, within_s: float = 20.0) -> None:
-    """Wait for an async condition, failing after ``within_s``."""
-    deadline = time.monotonic() + within_s
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 async def lease_owner(store: SqlStore, gateway: str) -> str | None:
@@ -73,12 +64,12 @@ async def test_a_run_in_flight_when_postgresql_stops_blocks_nothing_after(
         async def leased() -> bool:
             return await lease_owner(other, "groq") == "in-flight"
 
-        await until(leased)
+        await eventually(leased, within_s=20)
         await asyncio.to_thread(cluster.stop)
         with pytest.raises(StoreError):
             await asyncio.wait_for(running, timeout=30)
         await asyncio.to_thread(cluster.start)
-        await until(lambda: _answers(other))
+        await eventually(lambda: _answers(other), within_s=20)
         assert await lease_owner(other, "groq") == "in-flight"
         assert await other.acquire_lease("groq", "someone-else", ttl_s=30) is None
         again = await runner.run("groq")
@@ -120,13 +111,13 @@ async def test_an_outage_logs_once_and_recovers_once(cluster: Cluster, harness: 
                 failed[0] = sum(1 for e in logs if e["event"] == "scheduler.tick_failed")
                 return failed[0] >= 20
 
-            await until(ticked)
+            await eventually(ticked, within_s=20)
             await asyncio.to_thread(cluster.start)
 
             async def recovered() -> bool:
                 return any(e["event"] == "scheduler.tick_recovered" for e in logs)
 
-            await until(recovered)
+            await eventually(recovered, within_s=20)
     finally:
         await scheduler.stop(grace_s=1)
         await store.close()

@@ -1,0 +1,183 @@
+"""Peak RSS of ``modelsync sync`` for one gateway of 50,000 and 300,000 models, and of the
+rejected-count path for 1,000,000 (issue 6), next to the floor ``python3 -c pass``.
+
+A bare HTTP server in this process serves a generated OpenRouter-shaped catalog (each model
+about 600 bytes: id, name, a description, prices, context, architecture, parameters) as one page.
+Each case runs the real console script ``modelsync sync bench --json`` as a child against it, on
+a new SQLite database (``fresh``), and then again after 1% of the models were repriced
+(``steady``: the second run of a process is a new process too, so it diffs against the
+database). The child's peak RSS is its own ``ru_maxrss`` from ``os.wait4``. The 1,000,000-model
+case uses tiny entries (``{"id": ...}``, 14 MB, the shape that took 8.96 GB before) and the
+default count bound (100,000): it must be rejected under 500 MB.
+
+    python benchmarks/bench_memory.py [--sizes 50000 300000] [--rejected 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import orjson
+
+BIN = Path(sys.executable).parent
+MB = 1_000_000
+MIB = 1024 * 1024
+REJECTED_BUDGET = 500 * MB
+
+
+def catalog(count: int, *, generation: int = 0) -> bytes:
+    """An OpenRouter-shaped listing of ``count`` models (1% repriced per ``generation``)."""
+    models = []
+    for i in range(count):
+        repriced = generation and i % 100 == 0
+        models.append(
+            {
+                "id": f"vendor{i % 97}/model-{i}",
+                "name": f"Vendor {i % 97}: Model {i}",
+                "created": 1_700_000_000 + i,
+                "description": f"Model number {i}, a general-purpose model for chat and tools. "
+                * 2,
+                "context_length": 8192 * (1 + i % 16),
+                "architecture": {
+                    "input_modalities": ["text", "image"] if i % 3 == 0 else ["text"],
+                    "output_modalities": ["text"],
+                    "tokenizer": "Other",
+                },
+                "pricing": {
+                    "prompt": f"0.000000{1 + i % 9 + (5 if repriced else 0)}",
+                    "completion": f"0.00000{1 + i % 9}",
+                },
+                "top_provider": {"context_length": 8192, "max_completion_tokens": 4096},
+                "supported_parameters": ["max_tokens", "temperature", "tools", "top_p"],
+            }
+        )
+    return orjson.dumps({"data": models})
+
+
+def tiny(count: int) -> bytes:
+    """``count`` models that are nothing but an id (the cheapest body per model)."""
+    return orjson.dumps({"data": [{"id": f"m{i}"} for i in range(count)]})
+
+
+class Upstream:
+    """Serves ``body`` at any path, over HTTP/1.1, from a thread."""
+
+    body = b""
+
+    @contextmanager
+    def serving(self) -> Iterator[str]:
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                body = upstream.body
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class names it
+                return
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
+def peak_of(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, int, str]:
+    """Run a child to its end; its peak RSS (bytes), exit code and the tail of its output."""
+    out = cwd / "child.out"
+    with out.open("wb") as sink:
+        child = subprocess.Popen(args, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)
+    return usage.ru_maxrss * 1024, os.waitstatus_to_exitcode(status), out.read_text()[-600:]
+
+
+def sync_env(base: str, folder: Path, max_models: int) -> dict[str, str]:
+    """The environment of ``modelsync sync bench``: one configured gateway, big limits."""
+    config = folder / "modelsync.toml"
+    config.write_text(
+        f'[gateways.bench]\nadapter = "openrouter"\nbase_url = "{base}/api/v1/models"\n'
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MODELSYNC_")}
+    return clean | {
+        "MODELSYNC_CONFIG_FILE": str(config),
+        "MODELSYNC_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'bench.db'}",
+        "MODELSYNC_HTTP__MAX_BODY_BYTES": str(1024 * MIB),
+        "MODELSYNC_HTTP__READ_TIMEOUT_S": "120",
+        "MODELSYNC_HTTP__ATTEMPT_TIMEOUT_S": "600",
+        "MODELSYNC_SCHEDULER__RUN_DEADLINE_S": "1800",
+        "MODELSYNC_GUARD__MAX_MODELS": str(max_models),
+        "NO_COLOR": "1",
+    }
+
+
+def report(name: str, peak: int, floor: int, models: int, outcome: str) -> None:
+    above = peak - floor
+    per_model = f"{above / models:7.0f} B/model above the floor" if models else ""
+    print(
+        f"  {name:<28} peak {peak / MIB:7.1f} MiB ({peak / MB:7.1f} MB)  "
+        f"x{peak / floor:5.1f} of python3 -c pass  {per_model}  [{outcome}]"
+    )
+
+
+def outcome_of(code: int, tail: str) -> str:
+    for word in ("changed", "unchanged", "rejected", "failed"):
+        if f'"outcome":"{word}"' in tail.replace(" ", ""):
+            return word
+    return f"exit {code}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[50_000, 300_000])
+    parser.add_argument("--rejected", type=int, default=1_000_000)
+    args = parser.parse_args()
+    upstream = Upstream()
+    with tempfile.TemporaryDirectory(prefix="bench-memory-") as root, upstream.serving() as base:
+        folder = Path(root)
+        floor, _, _ = peak_of([sys.executable, "-c", "pass"], dict(os.environ), folder)
+        print("peak RSS of `modelsync sync bench` (one gateway, one page), this machine shared")
+        report("python3 -c pass (floor)", floor, floor, 0, "-")
+        for size in args.sizes:
+            case = folder / f"n{size}"
+            case.mkdir()
+            env = sync_env(base, case, max(size, 100_000))
+            command = [str(BIN / "modelsync"), "sync", "bench", "--json"]
+            for label, generation in (("fresh", 0), ("steady (1% repriced)", 1)):
+                upstream.body = catalog(size, generation=generation)
+                peak, code, tail = peak_of(command, env, case)
+                report(f"{size:,} models, {label}", peak, floor, size, outcome_of(code, tail))
+        if args.rejected:
+            case = folder / "rejected"
+            case.mkdir()
+            upstream.body = tiny(args.rejected)
+            env = sync_env(base, case, 100_000)
+            command = [str(BIN / "modelsync"), "sync", "bench", "--json"]
+            peak, code, tail = peak_of(command, env, case)
+            outcome = outcome_of(code, tail)
+            report(f"{args.rejected:,} tiny, over the bound", peak, floor, 0, outcome)
+            mb = len(upstream.body) / MB
+            verdict = "within" if peak < REJECTED_BUDGET and outcome == "rejected" else "OVER"
+            print(f"  ({mb:.0f} MB body; {verdict} the 500 MB budget of the rejected path)")
+
+
+if __name__ == "__main__":
+    main()
