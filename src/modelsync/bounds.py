@@ -11,9 +11,10 @@ the reason an entry is bad, or ``None``. The runner rejects a snapshot with a ba
 The bounds (documented in the README):
 
 ==========================  ===============================================================
-canonical id (``id``)       ``segment(/segment)*``, each segment of ``[a-z0-9._:-]`` and not
-                            only dots, at most 200 characters: safe as a URL path and as a
-                            cache tag (``model:{id}``) as it stands
+canonical id (``id``)       :data:`~modelsync.identity.CANONICAL_ID`: ``author/name(/...)``,
+                            each segment ``[a-z0-9.-]`` starting with a letter or digit (so
+                            never ``.`` or ``..``), at most 200 characters: safe as a URL path
+                            and as a cache tag (``model:{id}``) as it stands
 gateway model id (raw)      at most 256 characters; no control or format characters (C0, C1,
                             DEL, the bidirectional overrides, zero-width characters)
 any string in an entry      no NUL (PostgreSQL stores none, in text or in JSON)
@@ -34,6 +35,7 @@ import re
 from decimal import Decimal
 
 from modelsync.domain import PRICE_FIELDS, Model
+from modelsync.identity.resolve import CANONICAL_ID
 
 MAX_CANONICAL_ID = 200
 MAX_RAW_ID = 256
@@ -51,9 +53,6 @@ MAX_DECIMAL_EXPONENT = 30
 MAX_NUMBER_DIGITS = 40
 """A numeric string longer than this is out of range before it is parsed at all."""
 
-CANONICAL_SEGMENT = re.compile(r"[a-z0-9._:\-]+")
-"""The characters of one canonical id segment (``/`` separates segments)."""
-
 _UNSAFE = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]"
 )
@@ -63,16 +62,13 @@ overrides and isolates, zero-width spaces and joiners, the byte order mark)."""
 
 def canonical_id_problem(model_id: str) -> str | None:
     """Why a canonical id is unsafe in a URL path or a cache tag, or ``None``."""
-    if not model_id:
-        return "the canonical id is empty"
     if len(model_id) > MAX_CANONICAL_ID:
         return f"the canonical id is longer than {MAX_CANONICAL_ID} characters"
-    for segment in model_id.split("/"):
-        if not CANONICAL_SEGMENT.fullmatch(segment) or segment.strip(".") == "":
-            return (
-                f"the canonical id {model_id!r} is not segments of [a-z0-9._:-] "
-                "separated by '/' (none empty or dots only)"
-            )
+    if not CANONICAL_ID.fullmatch(model_id):
+        return (
+            f"the canonical id {shown_id(model_id)} is not author/name segments of [a-z0-9.-], "
+            "each starting with a letter or digit"
+        )
     return None
 
 
