@@ -288,11 +288,10 @@ def _model_row() -> ColumnElement[bool]:
     return and_(m.gateway == bindparam("p_gateway"), m.gateway_model_id == bindparam("p_id"))
 
 
-MOVE_MODEL_ROW = (
-    update(models).where(_model_row()).values({m.gateway_model_id: bindparam("p_new")})
-)
-"""A model whose gateway model id changed (case or spacing): its row, history and first-seen
-time move to the new id; the upsert that follows writes its new content."""
+MOVE_MODEL_ROW = update(models).where(_model_row()).values({m.gateway_model_id: bindparam("p_new")})
+"""A model whose gateway model id changed (case or spacing): its row and first-seen
+time move to the new id (past changes keep the id they were recorded under); the upsert that
+follows writes its new content."""
 
 MARK_MISSING = (
     update(models)
