@@ -66,7 +66,7 @@ async def test_a_rename_moves_the_row_and_its_history_and_is_recorded_once(
     assert variant.model.variants == ("fast",)
     assert variant.updated_at == at(10)
     catalog = await store.load_catalog("groq")
-    assert catalog.entries["Vendor1/Model-1"].model.id == NEW
+    assert catalog.entries["Vendor1/Model-1"].id == NEW
 
 
 async def test_the_same_fingerprint_migrates_nothing(store: SqlStore) -> None:
