@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -80,6 +80,7 @@ class RetentionSettings(BaseModel):
     runs_keep_per_gateway: int = Field(1000, ge=1)
     changes_days: int = Field(365, ge=1)
     changes_keep: int = Field(1_000_000, ge=1)
+    removed_models_days: int = Field(90, ge=1)
 
 
 class SchedulerSettings(BaseModel):
@@ -112,6 +113,21 @@ class IdentitySettings(BaseModel):
     def overrides(self) -> IdentityOverrides:
         """The parsed overrides; a malformed entry is a ConfigError naming it."""
         return IdentityOverrides.parse(self.pins, self.aliases)
+
+
+class ServerSettings(BaseModel):
+    """Bounds on what one client can hold of the server (``modelsync serve``)."""
+
+    header_timeout_s: float = Field(10.0, gt=0)
+    """A request's headers must be complete this long after the connection or its first byte."""
+    max_header_bytes: int = Field(64 * 1024, ge=1024)
+    """A request whose headers pass this size is cut off."""
+    keep_alive_s: int = Field(5, ge=1)
+    """An idle keep-alive connection is closed after this long."""
+    max_connections: int = Field(2048, ge=1)
+    """Connections past this many are closed as soon as they open."""
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    """Every request body but a webhook delivery's (which has its own limit of 1 MiB)."""
 
 
 class GatewaySettings(BaseModel):
@@ -153,10 +169,17 @@ class Settings(BaseSettings):
     guard: GuardSettings = Field(default_factory=GuardSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     gateways: dict[str, GatewaySettings] = Field(default_factory=dict)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     api_keys: dict[str, SecretStr] = Field(default_factory=dict, exclude=True)
     """gateway -> key, read from each gateway's key variable by :func:`load_settings`."""
+
+    @field_validator("admin_token", "webhook_secret", mode="after")
+    @classmethod
+    def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        """An empty or blank secret is not configured (``Bearer `` must never match it)."""
+        return value if value is not None and value.get_secret_value().strip() else None
 
     @classmethod
     def settings_customise_sources(

@@ -42,6 +42,7 @@ class Runtime:
             runs_keep_per_gateway=r.runs_keep_per_gateway,
             changes_days=r.changes_days,
             changes_keep=r.changes_keep,
+            removed_models_days=r.removed_models_days,
         )
 
 

@@ -1,4 +1,4 @@
-"""The buffered delivery recorder: immediate dedupe in memory, batched writes behind."""
+"""The group-commit delivery recorder: each caller waits for its batch's commit."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from modelsync.clock import ManualClock
+from modelsync.errors import StoreError
 from modelsync.store.base import WebhookDelivery
-from modelsync.webhooks.recorder import BufferedRecorder
+from modelsync.webhooks.recorder import GroupCommitRecorder
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -48,99 +48,119 @@ class FakeStore:
         return answers
 
 
-def recorder(store: FakeStore, **options: float) -> BufferedRecorder:
-    return BufferedRecorder(store, ManualClock(START), flush_delay_s=0.001, retry_s=0.001,
-                            **options)  # type: ignore[arg-type]  # fmt: skip
+async def settle() -> None:
+    """Let every ready task run."""
+    for _ in range(5):
+        await asyncio.sleep(0)
 
 
-async def test_new_is_answered_at_once_and_written_behind() -> None:
-    """record() does not wait for the store; the delivery is written a moment later."""
+async def test_a_caller_is_answered_only_after_its_commit() -> None:
+    """record() waits for the store: a 2xx can only follow a committed delivery."""
     store = FakeStore()
     store.gate.clear()
-    rec = recorder(store)
-    assert await rec.record(delivery("k1")) is True
-    assert store.batches == []
+    rec = GroupCommitRecorder(store)
+    task = asyncio.create_task(rec.record(delivery("a")))
+    await settle()
+    assert not task.done()
+    assert store.stored == set()
     store.gate.set()
-    await rec.aclose()
-    assert store.batches == [["k1"]]
+    assert await task is True
+    assert store.stored == {"a"}
 
 
-async def test_duplicate_inside_the_window_never_reaches_the_store() -> None:
-    """A live key is a duplicate from memory; once expired it is new again."""
-    store = FakeStore()
-    rec = recorder(store)
-    assert await rec.record(delivery("k")) is True
-    assert await rec.record(delivery("k", START + timedelta(seconds=599))) is False
-    assert await rec.record(delivery("k", START + timedelta(seconds=600))) is True
-    await rec.aclose()
-    assert [key for batch in store.batches for key in batch] == ["k", "k"]
-
-
-async def test_remembered_keys_survive_a_restart() -> None:
-    """Keys loaded from the store at start are duplicates for the rest of their window."""
-    rec = recorder(FakeStore())
-    rec.remember([("old", START + timedelta(minutes=5))])
-    assert await rec.record(delivery("old")) is False
-    assert await rec.record(delivery("old", START + timedelta(minutes=6))) is True
-    await rec.aclose()
-
-
-async def test_a_burst_goes_in_batches_of_at_most_max_batch() -> None:
-    """Hundreds of deliveries make a few store calls, each within max_batch, each key once."""
-    store = FakeStore()
-    rec = recorder(store, max_batch=100)
-    for number in range(250):
-        assert await rec.record(delivery(f"k{number}")) is True
-    await asyncio.sleep(0.05)
-    await rec.aclose()
-    assert [len(batch) for batch in store.batches] == [100, 100, 50]
-    assert (rec.batches, rec.largest_batch) == (3, 100)
-
-
-async def test_store_failure_is_retried_and_nothing_is_lost() -> None:
-    """A failing store keeps the records waiting; they are written once it answers."""
-    store = FakeStore()
-    store.failures = 3
-    rec = recorder(store)
-    for number in range(5):
-        await rec.record(delivery(f"k{number}"))
-    for _ in range(100):
-        if store.batches:
-            break
-        await asyncio.sleep(0.005)
-    await rec.aclose()
-    assert sorted(key for batch in store.batches for key in batch) == [f"k{n}" for n in range(5)]
-
-
-async def test_overflow_drops_the_oldest_records_and_counts_them() -> None:
-    """Past max_pending (the store down), the oldest records go, counted, never silently."""
+async def test_deliveries_arriving_during_a_commit_share_the_next_one() -> None:
+    """One commit in flight; the 50 that arrive meanwhile go together in one batch."""
     store = FakeStore()
     store.gate.clear()
-    rec = recorder(store, max_pending=3)
-    for number in range(5):
-        await rec.record(delivery(f"k{number}"))
-    assert rec.dropped == 2
+    rec = GroupCommitRecorder(store)
+    first = asyncio.create_task(rec.record(delivery("first")))
+    await settle()
+    rest = [asyncio.create_task(rec.record(delivery(f"k{i}"))) for i in range(50)]
+    await settle()
+    store.gate.set()
+    assert await first is True
+    assert await asyncio.gather(*rest) == [True] * 50
+    assert [len(batch) for batch in store.batches] == [1, 50]
+    assert rec.batches == 2
+    assert rec.largest_batch == 50
+
+
+async def test_a_batch_is_at_most_max_batch() -> None:
+    """Ten waiting deliveries with max_batch=4 commit as 4, 4 and 2 (after the first)."""
+    store = FakeStore()
+    store.gate.clear()
+    rec = GroupCommitRecorder(store, max_batch=4)
+    tasks = [asyncio.create_task(rec.record(delivery(f"k{i}"))) for i in range(10)]
+    await settle()
+    store.gate.set()
+    await asyncio.gather(*tasks)
+    assert [len(batch) for batch in store.batches] == [4, 4, 2]
+
+
+async def test_a_key_repeated_in_one_batch_is_new_once() -> None:
+    """The first of two identical deliveries is new, the second a duplicate; stored once."""
+    store = FakeStore()
+    store.gate.clear()
+    rec = GroupCommitRecorder(store)
+    tasks = [asyncio.create_task(rec.record(delivery("same"))) for _ in range(2)]
+    await settle()
+    store.gate.set()
+    assert await asyncio.gather(*tasks) == [True, False]
+    assert store.batches == [["same"]]
+    assert await rec.record(delivery("same")) is False
+
+
+async def test_a_failed_commit_is_a_store_error_for_every_caller_then_recovers() -> None:
+    """The database away: every caller of the batch gets StoreError (503); the next succeeds."""
+    store = FakeStore()
+    store.failures = 1
+    store.gate.clear()
+    rec = GroupCommitRecorder(store)
+    tasks = [asyncio.create_task(rec.record(delivery(f"k{i}"))) for i in range(3)]
+    await settle()
+    store.gate.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(result, StoreError) for result in results)
+    assert isinstance(results[0].__cause__, ConnectionError)  # type: ignore[union-attr]
+    assert store.stored == set()
+    assert await rec.record(delivery("k0")) is True
+
+
+async def test_a_cancelled_caller_still_has_its_delivery_committed() -> None:
+    """A request that goes away does not take its queued delivery out of the batch."""
+    store = FakeStore()
+    store.gate.clear()
+    rec = GroupCommitRecorder(store)
+    task = asyncio.create_task(rec.record(delivery("gone")))
+    await settle()
+    task.cancel()
     store.gate.set()
     await rec.aclose()
-    assert [key for batch in store.batches for key in batch] == ["k2", "k3", "k4"]
+    assert store.stored == {"gone"}
 
 
-async def test_late_duplicates_from_another_process_are_counted() -> None:
-    """A key the store already holds (taken by another process) is logged as late."""
+async def test_aclose_waits_for_every_queued_delivery() -> None:
+    """At shutdown, what is queued is committed before aclose returns."""
     store = FakeStore()
-    store.stored.add("elsewhere")
-    rec = recorder(store)
-    assert await rec.record(delivery("elsewhere")) is True
-    await rec.aclose()
-    assert rec.late_duplicates == 1
+    store.gate.clear()
+    rec = GroupCommitRecorder(store)
+    tasks = [asyncio.create_task(rec.record(delivery(f"k{i}"))) for i in range(5)]
+    await settle()
+    closing = asyncio.create_task(rec.aclose())
+    await settle()
+    assert not closing.done()
+    store.gate.set()
+    await asyncio.wait_for(closing, timeout=5)
+    assert store.stored == {f"k{i}" for i in range(5)}
+    assert all(task.done() for task in tasks)
 
 
-@pytest.mark.parametrize("count", [0, 1])
-async def test_aclose_is_safe_when_idle(count: int) -> None:
-    """Closing with nothing (or one thing) waiting returns promptly."""
+@pytest.mark.parametrize("count", [1, 200])
+async def test_every_caller_gets_an_answer(count: int) -> None:
+    """No caller is left waiting, idle or under a burst."""
     store = FakeStore()
-    rec = recorder(store)
-    for number in range(count):
-        await rec.record(delivery(f"k{number}"))
-    await rec.aclose()
-    assert sum(len(batch) for batch in store.batches) == count
+    rec = GroupCommitRecorder(store)
+    answers = await asyncio.wait_for(
+        asyncio.gather(*(rec.record(delivery(f"k{i}")) for i in range(count))), timeout=5
+    )
+    assert answers == [True] * count

@@ -5,13 +5,20 @@ its page path) was invalidated at or after that moment. There are no key lists t
 consistent: invalidating costs O(1) per tag, and so does checking. Times come from the injected
 clock. The manifest keeps a log of recent invalidations for the status API and tests, bounded in
 records and in the tags and paths they hold (one sync can invalidate thousands of models).
+
+**Bounded.** A tag invalidated before the oldest entry that can still be cached stales nothing,
+so it is forgotten: no entry lives longer than ``retain_s`` (the caches' longest lifetime), and
+invalidations older than that are dropped as new ones arrive. Past ``max_tags`` tags and paths,
+the oldest are dropped too, and the manifest's *floor* moves up to their time: every entry
+stored at or before the floor counts as stale, which is exactly what the dropped tags could
+have said (and possibly more: an early miss, never a stale hit).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from modelsync.cache.base import InvalidationRecord
@@ -26,10 +33,22 @@ class MemoryTagManifest:
     as an invalidation may hold the data from before it, so it is recomputed rather than trusted.
     """
 
-    def __init__(self, clock: Clock, *, log_size: int = 100, log_items: int = 50_000) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        log_size: int = 100,
+        log_items: int = 50_000,
+        retain_s: float = 24 * 60 * 60,
+        max_tags: int = 200_000,
+    ) -> None:
         self._clock = clock
+        # both ordered oldest invalidation first: a re-invalidated key moves to the end
         self._tags: dict[str, datetime] = {}
         self._paths: dict[str, datetime] = {}
+        self._retain = timedelta(seconds=retain_s)
+        self._max_tags = max_tags
+        self._floor: datetime | None = None
         self._log: deque[InvalidationRecord] = deque()
         self._log_size = log_size
         self._log_items = log_items
@@ -43,8 +62,11 @@ class MemoryTagManifest:
     def apply(self, invalidation: Invalidation, *, reason: str) -> InvalidationRecord:
         """The synchronous core of :meth:`invalidate`; returns the logged record."""
         now = self._clock.now()
-        self._tags.update(dict.fromkeys(invalidation.tags, now))
-        self._paths.update(dict.fromkeys(invalidation.paths, now))
+        for marks, keys in ((self._tags, invalidation.tags), (self._paths, invalidation.paths)):
+            for key in keys:
+                marks.pop(key, None)
+                marks[key] = now
+        self._forget(now)
         record = InvalidationRecord(now, reason, invalidation)
         self._count += 1
         self._log.append(record)
@@ -54,6 +76,26 @@ class MemoryTagManifest:
         ):
             self._logged_items -= _size(self._log.popleft())
         return record
+
+    def _forget(self, now: datetime) -> None:
+        """Drop what no cached entry can need, then the oldest past ``max_tags`` (the floor)."""
+        horizon = now - self._retain
+        for marks in (self._tags, self._paths):
+            while marks and next(iter(marks.values())) < horizon:
+                del marks[next(iter(marks))]
+        while len(self._tags) + len(self._paths) > self._max_tags:
+            marks = self._older(self._tags, self._paths)
+            key = next(iter(marks))
+            at = marks.pop(key)
+            self._floor = at if self._floor is None else max(self._floor, at)
+
+    @staticmethod
+    def _older(first: dict[str, datetime], second: dict[str, datetime]) -> dict[str, datetime]:
+        if not second:
+            return first
+        if not first:
+            return second
+        return first if next(iter(first.values())) <= next(iter(second.values())) else second
 
     def invalidated_at(self, tag: str) -> datetime | None:
         """When ``tag`` was last invalidated, if ever."""
@@ -67,6 +109,8 @@ class MemoryTagManifest:
         self, tags: Iterable[str], stored_at: datetime, *, path: str | None = None
     ) -> bool:
         """Whether an entry stored at ``stored_at`` with these tags (and path) must be dropped."""
+        if self._floor is not None and stored_at <= self._floor:
+            return True
         seen = self._tags.get
         for tag in tags:
             at = seen(tag)
@@ -88,6 +132,7 @@ class MemoryTagManifest:
             "backend": "memory",
             "tags": len(self._tags),
             "paths": len(self._paths),
+            "floor": self._floor.isoformat() if self._floor else None,
             "invalidations": self._count,
             "recent": [record.to_json() for record in self.recent(recent)],
         }

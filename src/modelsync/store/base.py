@@ -274,10 +274,14 @@ class WebhookDelivery:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetentionPolicy:
+    """How long history is kept; expired webhook deliveries always go (their window is over)."""
+
     runs_days: int
     runs_keep_per_gateway: int
     changes_days: int
     changes_keep: int
+    removed_models_days: int = 90
+    """A model removed from its gateway this many days ago is deleted (its changes stay)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +289,7 @@ class PruneResult:
     runs: int
     changes: int
     deliveries: int
+    models: int = 0
 
 
 class Store(ABC):
@@ -462,9 +467,9 @@ class Store(ABC):
 
         Implementations also keep each named gateway's ``last_webhook`` (the newest new delivery).
 
-        The webhook recorder calls this with the deliveries it buffered (written behind the
-        answers); it passes each key at most once per call (it answers a repeat itself), so one
-        multi-row ``INSERT ... ON CONFLICT ... RETURNING key`` fits.
+        The webhook recorder calls this with the deliveries that arrived while the previous batch
+        committed, and answers them only once it returns (group commit); it passes each key at
+        most once per call, so one multi-row ``INSERT ... ON CONFLICT ... RETURNING key`` fits.
         Backends should override this default (one call per delivery) with one transaction.
         """
         return [await self.record_delivery(delivery) for delivery in deliveries]
@@ -473,17 +478,6 @@ class Store(ABC):
     async def list_deliveries(self, *, limit: int = 50) -> list[WebhookDelivery]:
         """Newest first."""
 
-    async def live_delivery_keys(self, *, now: datetime) -> list[tuple[str, datetime]]:
-        """``(key, expires_at)`` of every delivery not yet expired at ``now`` (the dedupe window).
-
-        Backends should override this default, which reads whole deliveries.
-        """
-        return [
-            (delivery.key, delivery.expires_at)
-            for delivery in await self.list_deliveries(limit=1_000_000)
-            if delivery.expires_at > now
-        ]
-
     @abstractmethod
     async def prune(self, policy: RetentionPolicy, *, now: datetime) -> PruneResult:
-        """Delete runs, changes and expired deliveries past the retention policy."""
+        """Delete runs, changes, removed models and expired deliveries past the policy."""

@@ -322,13 +322,3 @@ def deliveries(*, limit: int) -> Select[Any]:
     """Webhook deliveries newest first."""
     w = webhook_deliveries.c
     return select(webhook_deliveries).order_by(w.received_at.desc(), w.id.desc()).limit(limit)
-
-
-def live_delivery_keys() -> Select[Any]:
-    """Keys and expiry of the deliveries unexpired at ``p_now`` (uses the expiry index)."""
-    w = webhook_deliveries.c
-    return (
-        select(w.key, w.expires_at)
-        .where(w.expires_at > bindparam("p_now", type_=w.expires_at.type))
-        .order_by(w.expires_at)
-    )

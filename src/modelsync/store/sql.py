@@ -452,11 +452,6 @@ class SqlStore(Store):
             found = (await conn.execute(queries.deliveries(limit=limit))).mappings().all()
         return [rows.delivery_from_row(row) for row in found]
 
-    async def live_delivery_keys(self, *, now: datetime) -> list[tuple[str, datetime]]:
-        async with self._read("read live webhook deliveries") as conn:
-            found = await conn.execute(queries.live_delivery_keys(), {"p_now": now})
-            return [(key, expires_at) for key, expires_at in found.all()]
-
     async def prune(self, policy: RetentionPolicy, *, now: datetime) -> PruneResult:
         params = {
             "p_runs_before": now - timedelta(days=policy.runs_days),
@@ -464,11 +459,12 @@ class SqlStore(Store):
             "p_changes_before": now - timedelta(days=policy.changes_days),
             "p_changes_keep": policy.changes_keep,
             "p_now": now,
+            "p_models_before": now - timedelta(days=policy.removed_models_days),
         }
         async with self._write("prune") as conn:
             counts = [(await conn.execute(statement, params)).rowcount for statement in sql.PRUNE]
-        runs_old, runs_over, changes_old, changes_over, deliveries = counts
-        return PruneResult(runs_old + runs_over, changes_old + changes_over, deliveries)
+        runs_old, runs_over, changes_old, changes_over, deliveries, removed = counts
+        return PruneResult(runs_old + runs_over, changes_old + changes_over, deliveries, removed)
 
 
 def _changes_query(

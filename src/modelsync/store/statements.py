@@ -399,9 +399,10 @@ def record_delivery(flags: DialectFlags) -> Insert:
     return result
 
 
-def _prune_statements() -> tuple[Delete, Delete, Delete, Delete, Delete]:
+def _prune_statements() -> tuple[Delete, Delete, Delete, Delete, Delete, Delete]:
     """Runs older than ``p_runs_before`` / past ``p_runs_keep`` per gateway, changes older than
-    ``p_changes_before`` / past the newest ``p_changes_keep``, deliveries expired at ``p_now``."""
+    ``p_changes_before`` / past the newest ``p_changes_keep``, deliveries expired at ``p_now``,
+    models removed before ``p_models_before``."""
     runs = sync_runs.c
     newest_first = func.row_number().over(partition_by=runs.gateway, order_by=runs.id.desc())
     ranked = select(runs.id, newest_first.label("n")).subquery()
@@ -420,6 +421,9 @@ def _prune_statements() -> tuple[Delete, Delete, Delete, Delete, Delete]:
         delete(changes).where(changes.c.at < _time("p_changes_before")),
         delete(changes).where(changes.c.seq <= cutoff_seq),
         delete(webhook_deliveries).where(webhook_deliveries.c.expires_at <= _time("p_now")),
+        delete(models).where(
+            m.presence == Presence.REMOVED.value, m.updated_at < _time("p_models_before")
+        ),
     )
 
 
@@ -473,7 +477,7 @@ DELIVERY_COLUMNS = (
 def sqlite_record_deliveries(rows: int) -> str:
     """:func:`record_delivery` for ``rows`` deliveries as one SQLite statement (qmark style).
 
-    The webhook recorder writes every delivery, in batches behind the answers; bound through the
+    The webhook recorder commits every delivery, in batches before the answers; bound through the
     driver (``exec_driver_sql``) it costs a few microseconds a row, where SQLAlchemy's per-row
     parameter processing costs ten times that. Same semantics as :func:`record_delivery`.
     """

@@ -238,12 +238,13 @@ class Scheduler:
             return
         self._next_prune = self._clock.monotonic() + self._prune_every_s
         pruned = await self._store.prune(self._retention, now=self._clock.now())
-        if pruned.runs or pruned.changes or pruned.deliveries:
+        if pruned.runs or pruned.changes or pruned.deliveries or pruned.models:
             log.info(
                 "scheduler.pruned",
                 runs=pruned.runs,
                 changes=pruned.changes,
                 deliveries=pruned.deliveries,
+                models=pruned.models,
             )
 
     async def _claim_due(self) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+import structlog
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from modelsync.cache.tags import InvalidateRequest
 from modelsync.config import ResolvedGateway, find_gateway
@@ -35,6 +37,7 @@ from modelsync.web.schemas import (
 )
 from modelsync.web.services import Services
 
+log = structlog.get_logger("modelsync.web")
 router = APIRouter()
 admin = APIRouter(route_class=AdminRoute)
 """Admin routes: the token is checked before the body is read (included in ``router``)."""
@@ -49,8 +52,24 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "unknown gateway or model"}
 }
 BAD_BODY: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "the body could not be read (not UTF-8)"}
+    400: {"model": ErrorOut, "description": "the body could not be read (not UTF-8)"},
+    413: {
+        "model": ErrorOut,
+        "description": "body over the limit (MODELSYNC_SERVER__MAX_BODY_BYTES)",
+    },
 }
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """Text a database can hold and match: no NUL or other control character, no surrogate."""
+    if _UNSTORABLE.search(text):
+        raise ValueError("must not contain control characters (such as NUL)")
+    return text
+
+
+Storable = AfterValidator(storable)
+"""Validates a text filter or id before it reaches the database (422 otherwise)."""
 
 
 def json_response(document: Any) -> Response:
@@ -187,7 +206,7 @@ async def list_models(
     request: Request,
     *,
     gateway: str | None = None,
-    provider: Annotated[str | None, Query(max_length=200)] = None,
+    provider: Annotated[str | None, Query(max_length=200), Storable] = None,
     q: Annotated[
         str | None,
         Query(
@@ -195,6 +214,7 @@ async def list_models(
             description="A substring of the id, the name or the gateway's model id (any case); "
             "results ranked by closeness.",
         ),
+        Storable,
     ] = None,
     include_removed: bool = False,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
@@ -235,7 +255,9 @@ async def unmatched_models(
 @router.get(
     "/api/models/{model_id:path}", response_model=OffersOut, responses=NOT_FOUND, tags=["catalog"]
 )
-async def model_offers(request: Request, model_id: str) -> Response:
+async def model_offers(
+    request: Request, model_id: Annotated[str, Path(max_length=512), Storable]
+) -> Response:
     """One model (canonical ``author/slug`` id) and its offers across gateways."""
     page = await services_of(request).runtime.store.served_offers(model_id)
     if not page.rows:
@@ -252,7 +274,9 @@ async def list_changes(
         int | None, Query(ge=0, le=MAX_SQL_INT, description="Only changes after this seq.")
     ] = None,
     gateway: str | None = None,
-    model: Annotated[str | None, Query(max_length=512, description="A canonical id.")] = None,
+    model: Annotated[
+        str | None, Query(max_length=512, description="A canonical id."), Storable
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """The change history, oldest first; ``next`` is the cursor for ``since``."""
@@ -281,8 +305,9 @@ async def readyz(request: Request, response: Response) -> dict[str, Any]:
     try:
         await services.runtime.store.ping()
         database = True
-    except StoreError as exc:
-        database, detail = False, f"database: {exc}"
+    except StoreError:
+        log.warning("readyz_database_unreachable", exc_info=True)
+        database, detail = False, "database: unreachable (see the service's log)"
     scheduler = services.scheduler.alive()
     if not scheduler:
         detail = "scheduler loop is not running" if detail is None else detail

@@ -6,32 +6,58 @@ scheduler, whose loop starts in the background so that start-up never waits for 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from modelsync import __version__
 from modelsync.clock import Clock
-from modelsync.config import Settings, load_settings
+from modelsync.config import ServerSettings, Settings, load_settings
 from modelsync.errors import StoreError
 from modelsync.observability import configure_logging
-from modelsync.web import api, webhooks
+from modelsync.web import api, guards, webhooks
 from modelsync.web.services import open_services
+
+log = structlog.get_logger("modelsync.web")
 
 
 class ModelsyncAPI(FastAPI):
-    """FastAPI, with webhook deliveries (the ingestion hot path) answered ahead of all of it."""
+    """FastAPI, with webhook deliveries (the ingestion hot path) answered ahead of all of it,
+    and every other request's body bounded and redirects kept host-free (:mod:`.guards`)."""
+
+    max_body_bytes = ServerSettings().max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if webhooks.is_delivery(scope):
             scope["app"] = self
             await webhooks.serve_delivery(self.state.services.receiver, receive, send, scope)
             return
+        if scope["type"] == "http":
+            limit = self.max_body_bytes
+            declared = guards.declared_length(scope)
+            if declared is not None and declared > limit:
+                await guards.answer_json(send, 413, guards.too_large(limit))
+                return
+            receive = guards.bounded_receive(receive, limit)
+            send = guards.relative_redirects(send)
         await super().__call__(scope, receive, send)
+
+
+def error_answer(status_code: int, detail: str, exc: BaseException) -> JSONResponse:
+    """Log ``exc`` with a new request id, and answer ``detail`` and the id: never its text."""
+    request_id = uuid.uuid4().hex[:16]
+    log.error("request_failed", request_id=request_id, status=status_code, exc_info=exc)
+    return JSONResponse(
+        {"detail": detail, "request_id": request_id},
+        status_code=status_code,
+        headers={"x-request-id": request_id},
+    )
 
 
 def create_app(
@@ -61,12 +87,18 @@ def create_app(
         # hooks would otherwise look for a provider on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    app.max_body_bytes = settings.server.max_body_bytes
     app.include_router(api.router)
     app.include_router(webhooks.router)
 
     @app.exception_handler(StoreError)
     async def store_unavailable(request: Request, exc: StoreError) -> JSONResponse:
-        return JSONResponse({"detail": f"database unavailable: {exc}"}, status_code=503)
+        detail = "the database is unavailable; retry later (quote the request id to report it)"
+        return error_answer(503, detail, exc)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        return error_answer(500, "internal error (quote the request id to report it)", exc)
 
     return app
 

@@ -12,6 +12,7 @@ import asyncio
 import secrets
 from dataclasses import dataclass
 
+import structlog
 import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
@@ -22,6 +23,9 @@ from modelsync.observability import configure_logging
 from modelsync.simulator import SimulatorConfig, build_server
 from modelsync.simulator.sender import WebhookTarget
 from modelsync.web.app import create_app
+from modelsync.web.protocol import bounded_protocol
+
+log = structlog.get_logger("modelsync.web")
 
 DEMO_INTERVALS_S = {Tier.HIGH: 20, Tier.MEDIUM: 30, Tier.LOW: 45}
 DEMO_DATABASE = "sqlite+aiosqlite:///./modelsync-demo.db"
@@ -60,10 +64,21 @@ def _local(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a bind-all host
 
 
-def _server(app: FastAPI, host: str, port: int, log_level: str) -> uvicorn.Server:
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(),
-                            access_log=False, lifespan="on")  # fmt: skip
-    return uvicorn.Server(config)
+def server_config(
+    app: FastAPI, host: str, port: int, settings: Settings, *, log_level: str = "warning"
+) -> uvicorn.Config:
+    """uvicorn as ``serve`` runs it: the bounded protocol (:mod:`modelsync.web.protocol`)."""
+    server = settings.server
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        lifespan="on",
+        http=bounded_protocol(server),
+        timeout_keep_alive=server.keep_alive_s,
+    )
 
 
 async def _serve_both(service: uvicorn.Server, simulator: uvicorn.Server) -> None:
@@ -93,7 +108,7 @@ def serve_demo(host: str, port: int, simulator_port: int, *, database_url: str |
         "New models, price changes, renames and removals arrive every few seconds. Ctrl-C stops."
     )
     simulator = build_server("127.0.0.1", simulator_port, plan.simulator)
-    service = _server(create_app(plan.settings), host, port, "warning")
+    service = uvicorn.Server(server_config(create_app(plan.settings), host, port, plan.settings))
     asyncio.run(_serve_both(service, simulator))
 
 
@@ -101,4 +116,10 @@ def serve(host: str, port: int) -> None:
     """Blocking: the service from the environment's settings."""
     settings = load_settings()
     configure_logging(settings.log_level or "INFO")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+    if settings.admin_token is None:
+        log.warning(
+            "admin_routes_disabled",
+            reason="MODELSYNC_ADMIN_TOKEN is not set (or blank): admin routes answer 403; "
+            "set it to a long random value to enable them",
+        )
+    uvicorn.Server(server_config(create_app(settings), host, port, settings)).run()

@@ -2,7 +2,8 @@
 
 :func:`open_services` is the composition root of the service. It wires the runner's listener to
 the tag manifest (every applied run invalidates its tags), the webhook receiver to the scheduler
-(a verified hint requests a coalesced verification sync), and closes everything in reverse.
+(a verified hint requests a coalesced verification sync; at start, the verification syncs that
+accepted deliveries still owe are requested again), and closes everything in reverse.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from modelsync.sync.runner import AppliedRun
 from modelsync.sync.schedule import SchedulePolicy
 from modelsync.sync.scheduler import Scheduler
 from modelsync.webhooks.receiver import WebhookReceiver
-from modelsync.webhooks.recorder import BufferedRecorder
+from modelsync.webhooks.recorder import GroupCommitRecorder
+from modelsync.webhooks.verification import Verifications
 
 log = structlog.get_logger("modelsync.web")
 
@@ -37,7 +39,7 @@ class Services:
     runtime: Runtime
     scheduler: Scheduler
     receiver: WebhookReceiver
-    recorder: BufferedRecorder
+    recorder: GroupCommitRecorder
     manifest: MemoryTagManifest
     started_at: datetime
 
@@ -83,11 +85,12 @@ async def open_services(
             await manifest.invalidate(for_plan(applied.plan), reason=reason)
 
         runtime.runner.add_listener(invalidate)
-        recorder = BufferedRecorder(runtime.store, clock)
-        recorder.remember(await runtime.store.live_delivery_keys(now=clock.now()))
+        recorder = GroupCommitRecorder(runtime.store)
 
         def verify_gateway(gateway: str) -> None:
             scheduler.request(gateway, source=ChangeSource.WEBHOOK)
+
+        verifications = Verifications(runtime.store, verify_gateway, clock)
 
         aliases = {
             alias: gateway.name
@@ -95,11 +98,18 @@ async def open_services(
             for alias in (gateway.name, *gateway.spec.aliases)
         }
         receiver = WebhookReceiver(
-            settings.webhook_secret, aliases, recorder, manifest, verify_gateway, clock
+            settings.webhook_secret,
+            aliases,
+            recorder,
+            manifest,
+            verifications.request,
+            clock,
+            retrigger=verifications.reverify,
         )
         services = Services(settings, runtime, scheduler, receiver, recorder, manifest, clock.now())
         if run_scheduler:
             await scheduler.start()
+            await verifications.replay()
         # Everything built so far lives as long as the process: move it out of the collector's
         # way, so a full collection under load scans the requests' objects, not the app's.
         gc.freeze()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from starlette.types import Message, Receive, Scope, Send
 
 from modelsync.web.deps import services_of
+from modelsync.web.guards import answer_json, declared_length
 from modelsync.webhooks.receiver import WebhookReceiver
 
 router = APIRouter(tags=["webhooks"])
@@ -64,9 +64,9 @@ class _TooLarge(Exception):
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The body, refused as soon as it passes ``limit`` (declared or streamed)."""
-    for name, value in scope["headers"]:
-        if name == b"content-length" and value.isdigit() and int(value) > limit:
-            raise _TooLarge
+    declared = declared_length(scope)
+    if declared is not None and declared > limit:
+        raise _TooLarge
     chunks: list[bytes] = []
     size = 0
     more = True
@@ -81,21 +81,6 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         chunks.append(chunk)
         more = message.get("more_body", False)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-async def _answer(send: Send, status_code: int, body: dict[str, Any]) -> None:
-    payload = orjson.dumps(body)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status_code,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
 
 
 def is_delivery(scope: Scope) -> bool:
@@ -116,12 +101,12 @@ async def serve_delivery(
         body = await _read_body(scope, receive, receiver.max_body_bytes)
     except _TooLarge:
         detail = f"body over the limit of {receiver.max_body_bytes} bytes"
-        await _answer(send, 413, {"status": "rejected", "detail": detail})
+        await answer_json(send, 413, {"status": "rejected", "detail": detail})
         return
     headers = {name.decode("latin-1"): value.decode("latin-1")
                for name, value in scope["headers"]}  # fmt: skip
     result = await receiver.receive(headers, body)
-    await _answer(send, result.status_code, result.body_json)
+    await answer_json(send, result.status_code, result.body_json)
 
 
 @router.post(PATH, openapi_extra=_BODY_DOC, responses=_ANSWERS, response_class=Response)

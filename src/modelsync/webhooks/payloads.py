@@ -113,7 +113,8 @@ def load_document(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise WebhookPayloadError(f"invalid JSON: {exc}", status_code=400) from exc
+        where = f"line {exc.lineno}, column {exc.colno}"  # the parser's own text is not echoed
+        raise WebhookPayloadError(f"invalid JSON at {where}", status_code=400) from exc
 
 
 def validate_events(document: Any, gateways: Mapping[str, str]) -> tuple[WebhookEvent, ...]:

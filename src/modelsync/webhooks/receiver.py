@@ -8,10 +8,13 @@ Framework-independent; the web layer hands it the request's headers and body and
     verify   signature, timestamp (before any JSON is parsed)     401
     parse    orjson, then the seed scheme's body timestamp (401), 400 invalid JSON
              then the strict shape and known gateways             422 wrong shape
-    record   idempotency key through the recorder (a recorder      200 duplicate, 503 when the
-             that cannot record raises StoreError)                 recorder raises StoreError
+    record   commit the delivery (group commit, before any         200 duplicate, 503 when the
+             answer; a recorder that cannot raises StoreError)     recorder raises StoreError
     act      invalidate the section 7 tags, request a coalesced
              verification sync of each gateway (never awaited)    202 accepted
+
+A duplicate asks ``retrigger`` for each of its gateways: a retried delivery whose verification
+sync never ran (see :mod:`modelsync.webhooks.verification`) gets it requested again.
 
 A webhook is a signed hint: the sync it triggers diffs the gateway and is the authority. The hot
 path does one HMAC, one ``orjson.loads`` and one validation; nothing per model beyond the tags.
@@ -58,14 +61,14 @@ MAX_BODY_BYTES = 1024 * 1024
 
 
 class DeliveryRecorder(Protocol):
-    """Where accepted deliveries are recorded for idempotency (see ``BufferedRecorder``).
+    """Where accepted deliveries are committed for idempotency (see ``GroupCommitRecorder``).
 
     A recorder logs its own failures and raises :class:`~modelsync.errors.StoreError`, which the
     receiver answers with 503 so that the sender retries.
     """
 
     async def record(self, delivery: WebhookDelivery) -> bool:
-        """Record durably; ``True`` when new, ``False`` when its key is a live duplicate."""
+        """Commit, then answer: ``True`` when new, ``False`` for a live duplicate key."""
         ...
 
 
@@ -86,7 +89,8 @@ class WebhookReceiver:
 
     ``secrets`` is ``MODEL_WEBHOOK_SECRET`` as configured (a bad ``whsec_`` secret is a
     ConfigError here, at start-up); ``known_gateways`` the gateway names, or a mapping of names
-    and aliases to names. Counters for :meth:`describe` are per process.
+    and aliases to names; ``retrigger`` is called for the gateways of a duplicate. Counters for
+    :meth:`describe` are per process.
     """
 
     def __init__(  # noqa: PLR0917 - the positional order is the documented contract
@@ -100,6 +104,7 @@ class WebhookReceiver:
         *,
         tolerance_s: float = DEFAULT_TOLERANCE_S,
         max_body_bytes: int = MAX_BODY_BYTES,
+        retrigger: SyncTrigger | None = None,
     ) -> None:
         if isinstance(secrets, SecretStr):
             secrets = secrets.get_secret_value()
@@ -108,6 +113,7 @@ class WebhookReceiver:
         self._recorder = recorder
         self._invalidator = invalidator
         self._trigger = trigger
+        self._retrigger = retrigger
         self._clock = clock
         self._tolerance_s = tolerance_s
         self._expiry = timedelta(seconds=2 * tolerance_s)
@@ -162,10 +168,13 @@ class WebhookReceiver:
             return ReceiveResult(503, {"status": "unavailable", "detail": detail})
         if not new:
             self._duplicates += 1
+            if self._retrigger is not None:
+                for gateway in gateways:
+                    self._call(self._retrigger, gateway)
             return ReceiveResult(200, {"status": "duplicate", "id": verified.key})
         invalidated = await self._invalidate(events, verified.key)
         for gateway in gateways:
-            self._request_sync(gateway)
+            self._call(self._trigger, gateway)
         self._deliveries += 1
         self._events += len(events)
         self._models += models
@@ -198,10 +207,10 @@ class WebhookReceiver:
             return None
         return {"tags": len(invalidation.tags), "paths": len(invalidation.paths)}
 
-    def _request_sync(self, gateway: str) -> None:
-        """Call the trigger; an awaitable it returns runs in the background, never awaited."""
+    def _call(self, trigger: SyncTrigger, gateway: str) -> None:
+        """Call a trigger; an awaitable it returns runs in the background, never awaited."""
         try:
-            result = self._trigger(gateway)
+            result = trigger(gateway)
         except Exception:  # the delivery is recorded, and the next poll catches up
             log.warning("webhook_sync_trigger_failed", gateway=gateway, exc_info=True)
             return
