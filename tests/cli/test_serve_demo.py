@@ -7,12 +7,9 @@ its own with no gateway key and no fixtures: what a fresh machine has.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,26 +20,9 @@ import pytest
 from conftest import free_port
 from modelsync.gateways.registry import BUILTIN
 from modelsync.sync.health import STATUS_FIELDS
+from service_process import BIN, clean_environment, wait_for
 
-BIN = Path(sys.executable).parent
 GATEWAYS = sorted(spec.name for spec in BUILTIN)
-KEY_VARIABLES = {spec.key_env for spec in BUILTIN if spec.key_env}
-
-
-def clean_environment() -> dict[str, str]:
-    """No modelsync setting, no gateway key: a new user's shell."""
-    return {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("MODELSYNC_") and name not in KEY_VARIABLES
-    } | {"MODELSYNC_SIMULATOR_FIXTURES": "none"}
-
-
-def wait_for(check: Callable[[], bool], *, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, f"{what} within {timeout_s} s"
-        time.sleep(0.25)
 
 
 @dataclass(frozen=True)

@@ -266,3 +266,23 @@ async def test_prune_by_count_keeps_the_newest_and_seq_never_repeats(catalog: Sq
     assert await catalog.list_changes() == []
     added = await sync(catalog, "fal", [model("fal", i) for i in (3, 4, 5, 6)], now=at(200))
     assert [c.seq for c in added.changes] == [10, 11, 12, 13]
+
+
+async def test_prune_deletes_models_removed_longer_ago_than_the_retention(
+    catalog: SqlStore,
+) -> None:
+    """A model removed over ``removed_models_days`` ago is deleted; its changes stay."""
+    policy = RetentionPolicy(
+        runs_days=365,
+        runs_keep_per_gateway=100,
+        changes_days=365,
+        changes_keep=100,
+        removed_models_days=1,
+    )
+    changes = len(await catalog.list_changes(limit=1000))
+    assert (await catalog.prune(policy, now=at(20) + timedelta(hours=23))).models == 0
+    assert (await catalog.prune(policy, now=at(21) + timedelta(days=1))).models == 1
+    groq = await catalog.list_models(ModelQuery(gateway="groq", include_removed=True))
+    assert sorted(m.model.id for m in groq) == sorted(model("groq", i).id for i in range(4))
+    assert len(await catalog.list_models(ModelQuery(gateway="fal"))) == 3
+    assert len(await catalog.list_changes(limit=1000)) == changes

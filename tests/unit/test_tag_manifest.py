@@ -133,3 +133,53 @@ def test_record_json_small() -> None:
         "tags": ["a", "b"],
         "paths": ["/x"],
     }
+
+
+async def test_invalidations_older_than_any_cached_entry_are_forgotten(clock: ManualClock) -> None:
+    """400k model tags are released once no entry stored before them can still be cached."""
+    manifest = MemoryTagManifest(clock, retain_s=3600, max_tags=1_000_000)
+    ids = [(ChangeKind.UPDATED, f"a/m{index}") for index in range(200_000)]
+    await manifest.invalidate(for_changes("g", ids), reason="big sync")
+    described = manifest.describe()
+    assert described["tags"] + described["paths"] > 400_000
+    clock.advance(1800)
+    await manifest.invalidate(tags("rankings"), reason="half an hour later")
+    assert manifest.describe()["tags"] > 200_000  # still within the lifetime of a cached entry
+    clock.advance(1801)
+    await manifest.invalidate(tags("models:all"), reason="past the lifetime")
+    described = manifest.describe()
+    assert (described["tags"], described["paths"]) == (2, 0)
+    assert manifest.invalidated_at("model:a/m1") is None
+    assert manifest.is_stale(["models:all"], clock.now())
+    assert not manifest.is_stale(["model:a/m1"], clock.now() - timedelta(seconds=3599))
+
+
+async def test_past_max_tags_the_oldest_go_and_older_entries_count_as_stale(
+    clock: ManualClock,
+) -> None:
+    """Bounded by count too: dropping a tag raises the floor, so nothing stale is served."""
+    manifest = MemoryTagManifest(clock, max_tags=100)
+    stored_early = clock.now() - timedelta(seconds=1)
+    for index in range(300):
+        clock.advance(1)
+        await manifest.invalidate(tags(f"t{index}"), reason=f"r{index}")
+    described = manifest.describe()
+    assert described["tags"] == 100
+    assert manifest.invalidated_at("t0") is None
+    assert manifest.invalidated_at("t299") == clock.now()
+    assert manifest.is_stale(["t0"], stored_early)  # t0's drop did not make it fresh
+    assert manifest.is_stale(["unrelated"], START + timedelta(seconds=200))
+    assert not manifest.is_stale(["t150"], START + timedelta(seconds=250))
+    assert manifest.is_stale(["t260"], START + timedelta(seconds=250))
+
+
+async def test_a_tag_invalidated_again_is_kept_by_its_newest_time(clock: ManualClock) -> None:
+    """Re-invalidating moves a tag to the newest end: it outlives its first time's horizon."""
+    manifest = MemoryTagManifest(clock, retain_s=100)
+    await manifest.invalidate(tags("a", "b"), reason="first")
+    clock.advance(90)
+    await manifest.invalidate(tags("a"), reason="again")
+    clock.advance(20)
+    await manifest.invalidate(tags("c"), reason="later")
+    assert manifest.invalidated_at("a") == START + timedelta(seconds=90)
+    assert manifest.invalidated_at("b") is None

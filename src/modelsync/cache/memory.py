@@ -16,7 +16,7 @@ have said (and possibly more: an early miss, never a stale hit).
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,8 +44,8 @@ class MemoryTagManifest:
     ) -> None:
         self._clock = clock
         # both ordered oldest invalidation first: a re-invalidated key moves to the end
-        self._tags: dict[str, datetime] = {}
-        self._paths: dict[str, datetime] = {}
+        self._tags: OrderedDict[str, datetime] = OrderedDict()
+        self._paths: OrderedDict[str, datetime] = OrderedDict()
         self._retain = timedelta(seconds=retain_s)
         self._max_tags = max_tags
         self._floor: datetime | None = None
@@ -64,8 +64,8 @@ class MemoryTagManifest:
         now = self._clock.now()
         for marks, keys in ((self._tags, invalidation.tags), (self._paths, invalidation.paths)):
             for key in keys:
-                marks.pop(key, None)
                 marks[key] = now
+                marks.move_to_end(key)
         self._forget(now)
         record = InvalidationRecord(now, reason, invalidation)
         self._count += 1
@@ -81,21 +81,14 @@ class MemoryTagManifest:
         """Drop what no cached entry can need, then the oldest past ``max_tags`` (the floor)."""
         horizon = now - self._retain
         for marks in (self._tags, self._paths):
-            while marks and next(iter(marks.values())) < horizon:
-                del marks[next(iter(marks))]
+            while marks and _oldest(marks) < horizon:
+                marks.popitem(last=False)
         while len(self._tags) + len(self._paths) > self._max_tags:
-            marks = self._older(self._tags, self._paths)
-            key = next(iter(marks))
-            at = marks.pop(key)
+            marks = self._tags
+            if not marks or (self._paths and _oldest(self._paths) < _oldest(marks)):
+                marks = self._paths
+            _, at = marks.popitem(last=False)
             self._floor = at if self._floor is None else max(self._floor, at)
-
-    @staticmethod
-    def _older(first: dict[str, datetime], second: dict[str, datetime]) -> dict[str, datetime]:
-        if not second:
-            return first
-        if not first:
-            return second
-        return first if next(iter(first.values())) <= next(iter(second.values())) else second
 
     def invalidated_at(self, tag: str) -> datetime | None:
         """When ``tag`` was last invalidated, if ever."""
@@ -136,6 +129,10 @@ class MemoryTagManifest:
             "invalidations": self._count,
             "recent": [record.to_json() for record in self.recent(recent)],
         }
+
+
+def _oldest(marks: OrderedDict[str, datetime]) -> datetime:
+    return marks[next(iter(marks))]
 
 
 def _size(record: InvalidationRecord) -> int:
