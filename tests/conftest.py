@@ -11,7 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import structlog
 import uvicorn
+
+from modelsync.observability import configure_logging
 
 SHARED_FIXTURES = Path(
     os.environ.get(
@@ -48,6 +51,17 @@ def service_unavailable(what: str, error: BaseException) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(message + " (MODELSYNC_REQUIRE_SERVICES=1: required in CI)")
     pytest.skip(message)
+
+
+@contextmanager
+def serve_logging() -> Iterator[None]:
+    """Log as ``serve`` does, JSON lines, for servers run in a test's threads (structlog's
+    default console renderer spends seconds drawing one database error's traceback)."""
+    configure_logging("INFO", json=True)
+    try:
+        yield
+    finally:
+        structlog.reset_defaults()
 
 
 def free_port() -> int:

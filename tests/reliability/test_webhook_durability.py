@@ -22,12 +22,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import structlog
 import uvicorn
 
-from conftest import serving
+from conftest import serve_logging, serving
 from modelsync.config import load_settings, resolve_gateways
-from modelsync.observability import configure_logging
 from modelsync.runtime import registrations
 from modelsync.store import migrate
 from modelsync.store.base import WebhookDelivery
@@ -37,7 +35,7 @@ from modelsync.web.serve import server_config
 from modelsync.webhooks.signing import STANDARD_SCHEME, sign_standard
 from pg_cluster import postgres_cluster
 from service_process import clean_environment, serve_process, simulator
-from store.conftest import drop_postgres_database, new_postgres_database
+from store.conftest import private_database
 
 pytestmark = pytest.mark.slow
 
@@ -101,29 +99,17 @@ async def stored(url: str) -> tuple[dict[str, WebhookDelivery], dict[str, list[d
 @pytest.fixture
 def database(backend: str, tmp_path: Path) -> Iterator[str]:
     """A database of the test's own, gateways registered and polls a day away."""
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'service.db'}"
+    with private_database(backend, tmp_path, migrated=False) as url:
         asyncio.run(quiet_schedule(url))
         yield url
-        return
-    url = new_postgres_database()
-    try:
-        asyncio.run(quiet_schedule(url))
-        yield url
-    finally:
-        drop_postgres_database(url)
 
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[str]:
     """The simulator, shared by the module's tests; logs as ``serve`` logs them (JSON lines,
     not the default console renderer, which spends seconds drawing a database error)."""
-    configure_logging("INFO", json=True)
-    try:
-        with simulator() as base:
-            yield base
-    finally:
-        structlog.reset_defaults()
+    with serve_logging(), simulator() as base:
+        yield base
 
 
 def service_env(database: str, upstream: str, *, debounce_s: float) -> dict[str, str]:

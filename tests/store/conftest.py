@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -58,6 +59,22 @@ def drop_postgres_database(url: str) -> None:
     """Drop a database made by new_postgres_database."""
     name = make_url(url).database
     asyncio.run(admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def private_database(backend: str, folder: Path, *, migrated: bool = True) -> Iterator[str]:
+    """A database of the caller's own: a SQLite file in ``folder`` (migrated by the store on
+    open), or a new PostgreSQL database (migrated unless ``migrated=False``), dropped after."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{folder / 'private.db'}"
+        return
+    url = new_postgres_database()
+    try:
+        if migrated:
+            asyncio.run(migrate.upgrade(url))
+        yield url
+    finally:
+        drop_postgres_database(url)
 
 
 @pytest.fixture(scope="session")

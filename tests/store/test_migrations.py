@@ -20,21 +20,15 @@ from modelsync.store.rows import model_values, registration_values
 from modelsync.store.schema import gateways, is_search_object, metadata, models
 from modelsync.store.sql import SqlStore
 
-from .conftest import BACKENDS, drop_postgres_database, new_postgres_database
+from .conftest import BACKENDS, private_database
 from .factories import at, model, registration, sync
 
 
 @pytest.fixture(params=BACKENDS)
 def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database that was never migrated."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-        return
-    url = new_postgres_database()
-    try:
+    with private_database(request.param, tmp_path, migrated=False) as url:
         yield url
-    finally:
-        drop_postgres_database(url)
 
 
 def schema_differences(connection: Connection) -> list[Any]:

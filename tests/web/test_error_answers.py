@@ -10,14 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-import structlog
 import uvicorn
 
-from conftest import serving
-from modelsync.observability import configure_logging
-from modelsync.store import migrate
+from conftest import serve_logging, serving
 from modelsync.web.app import create_app
-from store.conftest import admin_execute, drop_postgres_database, new_postgres_database
+from store.conftest import admin_execute, private_database
 from web.harness import service_settings
 
 BACKENDS = [
@@ -38,24 +35,16 @@ BAD_INPUT = [
 
 @pytest.fixture(autouse=True)
 def json_logs() -> Iterator[None]:
-    """Log as ``serve`` does (JSON lines; the console renderer takes seconds per traceback)."""
-    configure_logging("INFO", json=True)
-    yield
-    structlog.reset_defaults()
+    """Log as ``serve`` does."""
+    with serve_logging():
+        yield
 
 
 @pytest.fixture(params=BACKENDS)
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty, migrated database of the test's own."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'service.db'}"
-        return
-    url = new_postgres_database()
-    try:
-        asyncio.run(migrate.upgrade(url))
+    with private_database(request.param, tmp_path) as url:
         yield url
-    finally:
-        drop_postgres_database(url)
 
 
 @pytest.fixture
@@ -91,9 +80,7 @@ def test_ordinary_filters_still_answer(base: str) -> None:
 @pytest.mark.postgres
 def test_a_database_error_is_answered_with_a_request_id_only(tmp_path: Path) -> None:
     """The database dropped under the server: 503 with an id; readiness says unreachable."""
-    url = new_postgres_database()
-    try:
-        asyncio.run(migrate.upgrade(url))
+    with private_database("postgres", tmp_path) as url:
         settings = service_settings(tmp_path, database_url=url, upstream="http://127.0.0.1:9")
         server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
         with serving(server) as base:
@@ -110,5 +97,3 @@ def test_a_database_error_is_answered_with_a_request_id_only(tmp_path: Path) -> 
             ready = httpx.get(base + "/readyz", timeout=10)
             assert ready.status_code == 503
             assert ready.json()["detail"] == "database: unreachable (see the service's log)"
-    finally:
-        drop_postgres_database(url)
