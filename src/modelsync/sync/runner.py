@@ -420,7 +420,7 @@ class SyncRunner:
     def _internal(
         self, name: str, trigger: ChangeSource, started: datetime, full: bool, exc: Exception
     ) -> _Attempt:
-        error = f"internal error: {exc!r}"
+        error = f"internal error ({type(exc).__name__}); the traceback is in the log"
         record = self._record(name, trigger, RunOutcome.FAILED, started, full=full, error=error)
         return _Attempt(record, error=exc)
 

@@ -287,7 +287,7 @@ class Scheduler:
             self._streaks.failed(f"run:{name}", "scheduler.run_failed", gateway=name, error=error)
             return RunSummary(gateway=name, outcome=RunOutcome.FAILED, error=error)
         except Exception as exc:  # noqa: BLE001 - a bug: logged once a streak, recorded, go on
-            error = f"internal error: {exc!r}"
+            error = f"internal error ({type(exc).__name__}); the traceback is in the log"
             key = f"run:{name}"
             self._streaks.failed(key, "scheduler.run_failed", exc_info=True, gateway=name)
             if grant is not None:
