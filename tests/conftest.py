@@ -53,6 +53,21 @@ def service_unavailable(what: str, error: BaseException) -> None:
     pytest.skip(message)
 
 
+def plain_tracebacks() -> None:
+    """structlog's defaults, but tracebacks printed plainly: the default (rich, with locals)
+    spends seconds drawing one database error on a loaded machine, past a test's deadline."""
+    structlog.reset_defaults()
+    *processors, _ = structlog.get_config()["processors"]
+    renderer = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+    structlog.configure(processors=[*processors, renderer])
+
+
+@pytest.fixture(autouse=True)
+def _plain_tracebacks() -> None:
+    """Every test starts with :func:`plain_tracebacks` (a test may configure its own)."""
+    plain_tracebacks()
+
+
 @contextmanager
 def serve_logging() -> Iterator[None]:
     """Log as ``serve`` does, JSON lines, for servers run in a test's threads (structlog's
@@ -61,7 +76,7 @@ def serve_logging() -> Iterator[None]:
     try:
         yield
     finally:
-        structlog.reset_defaults()
+        plain_tracebacks()
 
 
 def free_port() -> int:
