@@ -33,7 +33,7 @@ from modelsync.store.sql import SqlStore
 from modelsync.web.app import create_app
 from modelsync.web.serve import server_config
 from modelsync.webhooks.signing import STANDARD_SCHEME, sign_standard
-from pg_cluster import postgres_cluster
+from reliability.pg_cluster import throwaway_cluster
 from service_process import clean_environment, serve_process, simulator
 from store.conftest import private_database
 
@@ -249,7 +249,7 @@ def test_a_retried_delivery_whose_sync_never_ran_triggers_it(database: str, upst
 @pytest.mark.postgres
 def test_deliveries_during_a_database_outage_are_refused_then_accepted(upstream: str) -> None:
     """PostgreSQL stopped: every delivery answered 503 (the sender retries); back: all stored."""
-    with postgres_cluster() as cluster:
+    with throwaway_cluster() as cluster:
         asyncio.run(quiet_schedule(cluster.url))
         with serving(in_thread(cluster.url, upstream)) as base:
             deliveries = [delivery(gateway, f"msg_outage_{gateway}") for gateway in GATEWAYS]
