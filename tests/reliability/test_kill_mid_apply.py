@@ -1,11 +1,12 @@
 """SIGKILL a process in the middle of applying a plan to SQLite: the next open sees a whole catalog.
 
 The child is this file run as a script. It applies generation after generation of a 3,000-model
-catalog (every model renamed each time); the test kills it with SIGKILL, either while it is
-paused inside the apply transaction (models written, changes not yet, nothing committed) or at a
-random moment, then checks that the database holds exactly one generation, that the versions,
-runs and changes agree with it, and that a further run (once the dead child's one-second lease
-lapses, by the database's clock) completes.
+catalog (every model renamed each time: a plan big enough to be staged ahead in short
+transactions, then published in one); the test kills it with SIGKILL, either while it is paused
+inside the publishing transaction (models and changes written, nothing committed) or at a random
+moment (staging, between transactions, or publishing), then checks that the database holds
+exactly one generation, that the versions, runs and changes agree with it, and that a further
+run (once the dead child's one-second lease lapses, by the database's clock) completes.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import pytest
 from modelsync.diff import diff_catalogs
 from modelsync.domain import ChangeSource, Model, RunOutcome
 from modelsync.guard import GuardPolicy, plan_sync
-from modelsync.store import rows
 from modelsync.store.base import GatewayRegistration, RunRecord, RunResult
 from modelsync.store.sql import SqlStore
 
@@ -81,14 +81,15 @@ async def apply_generation(
 async def child(path: str, mode: str) -> None:
     """Apply generations 1, 2, ... forever (``pause``: stop inside the first apply)."""
     if mode == "pause":
-        real = rows.change_values
+        publish = SqlStore._publish
 
-        def pause(*args: Any, **kwargs: Any) -> Any:
+        async def pause(self: SqlStore, *args: Any, **kwargs: Any) -> Any:
+            seqs = await publish(self, *args, **kwargs)  # written, in the open transaction
             print(MID_APPLY, flush=True)
-            time.sleep(120)
-            return real(*args, **kwargs)
+            await asyncio.sleep(120)  # killed here
+            return seqs
 
-        rows.change_values = pause
+        SqlStore._publish = pause  # type: ignore[method-assign]
     store = SqlStore(url(path))
     await store.open()
     gen = 1

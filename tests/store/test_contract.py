@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import pytest
@@ -21,7 +22,6 @@ from modelsync.domain import (
     SyncPlan,
 )
 from modelsync.errors import LeaseLost, StoreError
-from modelsync.store import rows
 from modelsync.store.base import ModelQuery, StoredCatalog
 from modelsync.store.sql import SqlStore
 
@@ -497,10 +497,13 @@ async def test_an_exception_mid_apply_leaves_the_old_catalog(
     plan = await plan_for(store, "groq", [model("groq", 1, name="New"), model("groq", 2)])
     before = (await store.gateway_states(["groq"]), await store.load_catalog("groq"))
 
-    def explode(*args: object, **kwargs: object) -> object:
+    publish = SqlStore._publish
+
+    async def publish_then_explode(self: SqlStore, *args: Any, **kwargs: Any) -> Any:
+        await publish(self, *args, **kwargs)  # models and changes written, not yet committed
         raise RuntimeError("injected")
 
-    monkeypatch.setattr(rows, "change_values", explode)
+    monkeypatch.setattr(SqlStore, "_publish", publish_then_explode)
     with pytest.raises(RuntimeError, match="injected"):
         await store.finish_run(run_record("groq"), plan, lease=grant.lease, now=at(11))
     monkeypatch.undo()

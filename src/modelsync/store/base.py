@@ -7,7 +7,9 @@ Rules every implementation keeps:
 
 * **One transaction per run.** :meth:`Store.finish_run` writes the run record, the gateway's state
   and, when the plan is not empty, the models and changes, and bumps the catalog versions, in one
-  transaction. A crash leaves the old catalog or the new one, never half.
+  transaction. A crash leaves the old catalog or the new one, never half. (The rows of a big plan
+  may be staged beforehand, in short transactions of their own, into tables nothing reads: that
+  one transaction then only copies them, so it never holds a database lock for long.)
 * **Leases with fencing.** A run starts with :meth:`Store.acquire_lease`; every grant carries a
   fencing token that is bumped on each grant. :meth:`Store.finish_run` succeeds only while the
   lease is still held with that token, and raises :class:`~modelsync.errors.LeaseLost` otherwise,

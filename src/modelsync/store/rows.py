@@ -6,7 +6,7 @@ exactly: prices as ``Decimal``, lists as tuples, ``extra`` as it came.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +23,7 @@ from modelsync.domain import (
     ModelStatus,
     Presence,
     RunOutcome,
+    SyncPlan,
 )
 from modelsync.store.base import (
     GatewayRegistration,
@@ -114,7 +115,8 @@ def run_from_row(row: Mapping[Any, Any]) -> StoredRun:
 
 
 def model_values(model: Model, *, version: int, now: datetime) -> Values:
-    """A present ``models`` row for an upsert (``first_seen_at`` is kept on conflict)."""
+    """A present ``models`` row with the columns every schema since 0001 has (runs stage their
+    models instead; migration tests build rows of older schemas with it)."""
     return {
         "gateway": model.gateway,
         "gateway_model_id": model.gateway_model_id,
@@ -131,6 +133,40 @@ def model_values(model: Model, *, version: int, now: datetime) -> Values:
         "updated_at": now,
         "version": version,
     }
+
+
+StagedRow = tuple[Any, ...]
+
+
+def staged_models(plan: SyncPlan, token: int) -> Iterator[StagedRow]:
+    """The plan's upserts as ``staged_models`` rows (``statements.STAGED_MODEL_COLUMNS``)."""
+    for model in plan.upserts:
+        yield (
+            plan.gateway,
+            token,
+            model.gateway_model_id,
+            model.id,
+            model.name,
+            model.provider_slug,
+            model.status.value,
+            model.content_hash,
+            orjson.dumps(model.to_json()).decode(),
+        )
+
+
+def staged_changes(plan: SyncPlan, token: int) -> Iterator[StagedRow]:
+    """The plan's changes as ``staged_changes`` rows, numbered in the plan's order."""
+    for ord_, change in enumerate(plan.changes):
+        yield (
+            plan.gateway,
+            token,
+            ord_,
+            change.gateway_model_id,
+            change.id,
+            change.kind.value,
+            orjson.dumps(dict(change.fields)).decode(),
+            orjson.dumps(change.anomalies).decode(),
+        )
 
 
 def entry_from_row(data: Mapping[str, Any], presence: str, miss_count: int) -> CatalogEntry:

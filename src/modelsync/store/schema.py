@@ -17,6 +17,9 @@ as stored: :data:`ServedJson`), (de)serialized by orjson (see ``engine.py``).
 * ``changes``: append-only history; ``seq`` never repeats (``AUTOINCREMENT`` on SQLite).
 * ``sync_runs``: one row per finished run.
 * ``webhook_deliveries``: accepted webhook deliveries, unique by idempotency ``key``.
+* ``staged_models``, ``staged_changes``: a run's plan, written ahead in short transactions and
+  published (copied into ``models`` and ``changes``) by the run's one transaction; keyed by
+  gateway and fencing token, JSON as text, never read by the read side.
 """
 
 from __future__ import annotations
@@ -216,6 +219,33 @@ sync_runs = Table(
     Index(None, "gateway", "id"),
     Index(None, "finished_at"),
     sqlite_autoincrement=True,
+)
+
+staged_models = Table(
+    "staged_models",
+    metadata,
+    Column("gateway", String(100), primary_key=True),
+    Column("token", BigInteger, primary_key=True),
+    Column("gateway_model_id", Text, primary_key=True),
+    Column("model_id", Text, nullable=False),
+    Column("name", Text),
+    Column("provider_slug", Text),
+    Column("status", String(20), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("data", Text, nullable=False),
+)
+
+staged_changes = Table(
+    "staged_changes",
+    metadata,
+    Column("gateway", String(100), primary_key=True),
+    Column("token", BigInteger, primary_key=True),
+    Column("ord", Integer, primary_key=True),
+    Column("gateway_model_id", Text, nullable=False),
+    Column("model_id", Text, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("fields", Text, nullable=False),
+    Column("anomalies", Text, nullable=False),
 )
 
 webhook_deliveries = Table(

@@ -61,14 +61,29 @@ Writes are few and cached: recording an unchanged run is one ``UPDATE gateways .
 (state, validators, lease release, and the versions read back) and one ``INSERT INTO sync_runs``.
 A plan adds the catalog version bump (``UPDATE catalog_meta``: its row lock also serializes
 applies on PostgreSQL, so ``seq`` order is commit order and a ``since`` cursor never skips a
-change), one executemany per kind of model write, and one ``INSERT INTO changes ... RETURNING
-seq`` (insertmanyvalues batches). Present models are not rewritten on every poll, so a present
+change) and its rows, in two steps:
+
+* **Staged.** The plan's models and changes become rows of ``staged_models`` and
+  ``staged_changes`` (keyed by gateway and fencing token, JSON as text), written through the
+  driver in one executemany each. A plan of more than ``STAGE_CHUNK`` rows is staged *before* the
+  run's transaction, in transactions of ``STAGE_CHUNK`` rows: the Python work of a 100,000-model
+  plan never holds SQLite's one write lock for longer than one chunk, and other processes' writes
+  go in between (readers never look at staged rows). A smaller plan is staged inside the run's
+  transaction. Leftovers of a run that never published (a crash, a lost lease) are cleared by the
+  next staging of that gateway (every token up to its own).
+* **Published**, in the run's one transaction: rows renamed, one ``INSERT INTO models SELECT ...
+  FROM staged_models ON CONFLICT DO UPDATE``, the missing and removed marks, one ``INSERT INTO
+  changes SELECT ... ORDER BY ord`` (seqs in the plan's order, read back by run id). Each copy is
+  a single statement, so however big the plan, that transaction lasts as long as the database's
+  copying; readers see the old catalog or the new one, never half. A big plan's staged rows are
+  deleted after the commit. Present models are not rewritten on every poll, so a present
 model's ``last_seen_at`` is served as its gateway's ``last_success_at``, and a model that goes
 missing keeps the time of the last success that saw it (:func:`rows.stored_model_from_row`).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -77,7 +92,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from modelsync.domain import ChangeKind, ChangeRecord, ChangeSource, Model, RunOutcome, SyncPlan
+from modelsync.domain import ChangeKind, ChangeRecord, Model, RunOutcome, SyncPlan
 from modelsync.errors import LeaseLost, StoreError
 from modelsync.identity.unmatched import OfferRow
 from modelsync.store import queries, renames, rows, served
@@ -104,6 +119,9 @@ from modelsync.store.database import SqlDatabase
 from modelsync.store.served import ServedRows
 
 FAILED_OUTCOMES = (RunOutcome.FAILED, RunOutcome.REJECTED)
+STAGE_CHUNK = 2_000
+"""Rows per staging transaction; a plan with more models and changes than this is staged ahead
+of the run's transaction, in transactions of this size."""
 RETIRED = "removed from the configuration"
 """The disabled reason of a gateway registered before but absent from the configuration now."""
 
@@ -231,6 +249,11 @@ class SqlStore(Store):
         params = rows.run_update_params(run, plan.total_models if plan is not None else None)
         if lease is not None:
             params |= _holder_params(lease)
+        token = lease.token if lease is not None else 0
+        ahead = applies is not None and staged_size(applies) > STAGE_CHUNK
+        if ahead:  # big: staged in short transactions of their own, published below
+            assert applies is not None
+            await self._stage(applies, token, None)
         async with self._write("record the run") as conn:
             seen = None  # the last success before this run: when leaving models were last seen
             if applies is not None and (applies.missing or applies.removed):
@@ -248,17 +271,25 @@ class SqlStore(Store):
             key = (await conn.execute(sql.INSERT_RUN, values)).inserted_primary_key
             assert key is not None  # an INSERT always has one
             run_id = int(key[0])
-            records: tuple[ChangeRecord, ...] = ()
+            seqs: Sequence[int] = ()
             if applies is not None:
-                records = await self._apply(
-                    conn,
-                    applies,
-                    source=run.trigger,
-                    run_id=run_id,
-                    versions=(gateway_version, catalog_version),
-                    seen=seen,
-                    now=now,
+                if not ahead:  # small: staged inside this transaction
+                    await self._stage(applies, token, conn)
+                common = {"p_gateway": applies.gateway, "p_seen": seen, "p_now": now}
+                common |= {"p_version": gateway_version, "p_token": token}
+                published = common | {"p_run_id": run_id, "p_catalog_version": catalog_version}
+                seqs = await self._publish(
+                    conn, applies, common, published | {"p_source": run.trigger.value}
                 )
+                if not ahead:
+                    await self._clear_staged(conn, applies.gateway, token)
+        if ahead:  # the staged copies go after the commit, outside the catalog's transaction
+            assert applies is not None
+            await self._clear_staged(None, applies.gateway, token)
+        records = tuple(
+            ChangeRecord(seq, change, run.trigger, run_id, catalog_version, now)
+            for seq, change in zip(seqs, applies.changes if applies else (), strict=True)
+        )
         return RunResult(run_id, catalog_version, gateway_version, records)
 
     async def record_unleased_failure(self, run: RunRecord, *, owner: str) -> int:
@@ -274,27 +305,48 @@ class SqlStore(Store):
         assert key is not None  # an INSERT always has one
         return int(key[0])
 
-    async def _apply(
+    async def _stage(self, plan: SyncPlan, token: int, conn: AsyncConnection | None) -> None:
+        """Write the plan's models and changes to the staging tables, after clearing what older
+        runs of the gateway left there: inside ``conn``'s transaction, or (``None``) in
+        transactions of their own of ``STAGE_CHUNK`` rows, so no write holds SQLite's lock long
+        (other processes' writes go in between; readers never see staged rows)."""
+        clear = {"p_gateway": plan.gateway, "p_token": token}
+        batches = (
+            (self._sql.stage_models, rows.staged_models(plan, token)),
+            (self._sql.stage_changes, rows.staged_changes(plan, token)),
+        )
+        if conn is not None:
+            for statement in sql.CLEAR_STAGED:
+                await conn.execute(statement, clear)
+            for text, staged in batches:
+                chunk = list(staged)
+                if chunk:
+                    await conn.exec_driver_sql(text, chunk)
+            return
+        async with self._write("stage the run") as writer:
+            for statement in sql.CLEAR_STAGED:
+                await writer.execute(statement, clear)
+        for text, staged in batches:
+            while chunk := list(itertools.islice(staged, STAGE_CHUNK)):
+                async with self._write("stage the run") as writer:
+                    await writer.exec_driver_sql(text, chunk)
+
+    async def _publish(
         self,
         conn: AsyncConnection,
         plan: SyncPlan,
-        *,
-        source: ChangeSource,
-        run_id: int,
-        versions: tuple[int, int],
-        seen: datetime | None,
-        now: datetime,
-    ) -> tuple[ChangeRecord, ...]:
-        """Write the plan's models and changes inside finish_run's transaction."""
-        gateway_version, catalog_version = versions
-        common: dict[str, Any] = {"p_gateway": plan.gateway, "p_seen": seen, "p_now": now}
-        common["p_version"] = gateway_version
+        common: dict[str, Any],
+        published: dict[str, Any],
+    ) -> Sequence[int]:
+        """Inside finish_run's transaction: turn the staged plan into the catalog (renamed rows
+        moved, upserts copied, missing and removed marked, changes appended) and return the
+        changes' seqs in the plan's order. Each copy is one statement, so however big the plan,
+        the transaction's time is the database's copying, not Python's."""
         if plan.renamed:
             renames = [{"p_id": old, "p_new": new} for old, new in plan.renamed]
             await conn.execute(sql.MOVE_MODEL_ROW, [common | rename for rename in renames])
         if plan.upserts:
-            values = [rows.model_values(m, version=gateway_version, now=now) for m in plan.upserts]
-            await conn.execute(self._sql.upsert_models, values)
+            await conn.execute(self._sql.publish_models, common)
         if plan.missing:
             marks = [
                 common | {"p_id": mark.gateway_model_id, "p_misses": mark.miss_count}
@@ -303,28 +355,34 @@ class SqlStore(Store):
             await conn.execute(sql.MARK_MISSING, marks)
         if plan.removed:
             await conn.execute(sql.MARK_REMOVED, [common | {"p_id": i} for i in plan.removed])
-        if not plan.changes:
-            return ()
-        rekeyed = [
-            {"p_gateway": c.gateway, "p_id": c.gateway_model_id, "p_model_id": c.id}
-            for c in plan.changes
-            if c.kind is ChangeKind.UPDATED and "id" in c.fields
-        ]
-        if rekeyed:  # a model whose canonical id moved takes its history along
-            await conn.execute(sql.REKEY_HISTORY, rekeyed)
-        values = [
-            rows.change_values(
-                change, source=source, run_id=run_id, catalog_version=catalog_version, at=now
-            )
-            for change in plan.changes
-        ]
-        seqs = (await conn.execute(self._sql.insert_changes, values)).scalars().all()
-        if self.flags.sort_returned_seqs:
-            seqs = sorted(seqs)
-        return tuple(
-            ChangeRecord(seq, change, source, run_id, catalog_version, now)
-            for seq, change in zip(seqs, plan.changes, strict=True)
-        )
+        seqs: Sequence[int] = ()
+        if plan.changes:
+            rekeyed = [
+                {"p_gateway": c.gateway, "p_id": c.gateway_model_id, "p_model_id": c.id}
+                for c in plan.changes
+                if c.kind is ChangeKind.UPDATED and "id" in c.fields
+            ]
+            if rekeyed:  # a model whose canonical id moved takes its history along
+                await conn.execute(sql.REKEY_HISTORY, rekeyed)
+            await conn.execute(self._sql.publish_changes, published)
+            seqs = (await conn.execute(sql.SEQS_OF_RUN, published)).scalars().all()
+        return seqs
+
+    async def _clear_staged(self, conn: AsyncConnection | None, gateway: str, token: int) -> None:
+        """Delete a published run's staged rows: inside ``conn``'s transaction, or (``None``)
+        one short transaction per table, best effort (a later run of the gateway clears what is
+        left, and nothing reads them)."""
+        params = {"p_gateway": gateway, "p_token": token}
+        if conn is not None:
+            for statement in sql.CLEAR_STAGED:
+                await conn.execute(statement, params)
+            return
+        try:
+            for statement in sql.CLEAR_STAGED:
+                async with self._write("clear the staged rows") as writer:
+                    await writer.execute(statement, params)
+        except StoreError:
+            return
 
     async def migrate_identities(
         self, fingerprint: str, identify: Callable[[Model], Model], *, now: datetime
@@ -481,6 +539,11 @@ def _changes_query(
 
 def _holder_params(lease: Lease) -> dict[str, Any]:
     return {"p_gateway": lease.gateway, "p_owner": lease.owner, "p_token": lease.token}
+
+
+def staged_size(plan: SyncPlan) -> int:
+    """How many rows a plan stages (models and changes)."""
+    return len(plan.upserts) + len(plan.changes)
 
 
 def _run_shape(

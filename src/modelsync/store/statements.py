@@ -14,6 +14,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Delete,
     Float,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    cast,
     delete,
     func,
     insert,
@@ -43,6 +45,8 @@ from modelsync.store.schema import (
     changes,
     gateways,
     models,
+    staged_changes,
+    staged_models,
     sync_runs,
     webhook_deliveries,
 )
@@ -250,30 +254,144 @@ def register(flags: DialectFlags) -> Insert:
     return result
 
 
-def upsert_models(flags: DialectFlags) -> Insert:
-    """Insert present models; an existing row keeps ``first_seen_at`` (and ``updated_at`` when
-    neither its content nor its presence changed)."""
-    statement = _dialect_insert(flags, models)
+MODEL_COLUMNS = (
+    "gateway",
+    "gateway_model_id",
+    "model_id",
+    "name",
+    "provider_slug",
+    "presence",
+    "status",
+    "miss_count",
+    "content_hash",
+    "data",
+    "first_seen_at",
+    "last_seen_at",
+    "updated_at",
+    "version",
+)
+
+
+def _copied_json(text: ColumnElement[Any], flags: DialectFlags) -> ColumnElement[Any]:
+    """Staged JSON text as the served JSON columns take it (``json`` on PostgreSQL; SQLite's
+    JSON is that text)."""
+    return cast(text, postgresql.JSON) if flags.name == "postgresql" else text
+
+
+def publish_models(flags: DialectFlags) -> Insert:
+    """Copy a run's staged models (``p_gateway``, ``p_token``) into ``models`` as present rows
+    of version ``p_version`` seen at ``p_now``; an existing row keeps ``first_seen_at`` (and
+    ``updated_at`` when neither its content nor its presence changed)."""
+    staged = staged_models.c
+    now = _time("p_now")
+    data = _copied_json(staged.data, flags)
+    rows = select(
+        staged.gateway,
+        staged.gateway_model_id,
+        staged.model_id,
+        staged.name,
+        staged.provider_slug,
+        literal(Presence.PRESENT.value),
+        staged.status,
+        literal(0),
+        staged.content_hash,
+        data,
+        now,
+        now,
+        now,
+        bindparam("p_version", type_=BigInteger),
+    ).where(staged.gateway == bindparam("p_gateway"), staged.token == bindparam("p_token"))
+    statement = _dialect_insert(flags, models).from_select(MODEL_COLUMNS, rows)
     new = statement.excluded
     same = and_(m.content_hash == new.content_hash, m.presence == Presence.PRESENT.value)
-    replaced = (
-        "model_id",
-        "name",
-        "provider_slug",
-        "presence",
-        "status",
-        "miss_count",
-        "content_hash",
-        "data",
-        "last_seen_at",
-        "version",
-    )
+    replaced = [name for name in MODEL_COLUMNS[2:] if name not in ("first_seen_at", "updated_at")]
     set_: dict[str, Any] = {name: new[name] for name in replaced}
     set_["updated_at"] = case((same, m.updated_at), else_=new.updated_at)
     result: Insert = statement.on_conflict_do_update(
         index_elements=[m.gateway, m.gateway_model_id], set_=set_
     )
     return result
+
+
+def publish_changes(flags: DialectFlags) -> Insert:
+    """Append a run's staged changes to ``changes``, in the plan's order (``ord``): the seqs
+    follow it, as the single writer (or the catalog_meta row lock) assigns them."""
+    staged = staged_changes.c
+    rows = (
+        select(
+            staged.gateway,
+            staged.gateway_model_id,
+            staged.model_id,
+            staged.kind,
+            _copied_json(staged.fields, flags),
+            _copied_json(staged.anomalies, flags),
+            bindparam("p_source", type_=String),
+            bindparam("p_run_id", type_=BigInteger),
+            bindparam("p_catalog_version", type_=BigInteger),
+            _time("p_now"),
+        )
+        .where(staged.gateway == bindparam("p_gateway"), staged.token == bindparam("p_token"))
+        .order_by(staged.ord)
+    )
+    columns = (
+        "gateway",
+        "gateway_model_id",
+        "model_id",
+        "kind",
+        "fields",
+        "anomalies",
+        "source",
+        "run_id",
+        "catalog_version",
+        "at",
+    )
+    return insert(changes).from_select(columns, rows)
+
+
+SEQS_OF_RUN = (
+    select(changes.c.seq).where(changes.c.run_id == bindparam("p_run_id")).order_by(changes.c.seq)
+)
+CLEAR_STAGED = tuple(
+    delete(table).where(
+        table.c.gateway == bindparam("p_gateway"), table.c.token <= bindparam("p_token")
+    )
+    for table in (staged_models, staged_changes)
+)
+"""A gateway's staged rows up to a token: leftovers of runs that never published, and then
+the publishing run's own."""
+
+STAGED_MODEL_COLUMNS = (
+    "gateway",
+    "token",
+    "gateway_model_id",
+    "model_id",
+    "name",
+    "provider_slug",
+    "status",
+    "content_hash",
+    "data",
+)
+STAGED_CHANGE_COLUMNS = (
+    "gateway",
+    "token",
+    "ord",
+    "gateway_model_id",
+    "model_id",
+    "kind",
+    "fields",
+    "anomalies",
+)
+
+
+def stage_rows(flags: DialectFlags, table: str, columns: tuple[str, ...]) -> str:
+    """``INSERT`` of staged rows as the driver takes them (``?`` on SQLite, ``$n`` on
+    PostgreSQL), executed many at once: a row costs the driver's time, no per-row statement
+    processing."""
+    if flags.name == "postgresql":
+        marks = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+    else:
+        marks = ", ".join("?" * len(columns))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - constants
 
 
 def _seen_until_now() -> ColumnElement[Any]:
@@ -439,7 +557,10 @@ class DialectStatements:
     due: Select[Any]
     claim: Update
     register: Insert
-    upsert_models: Insert
+    publish_models: Insert
+    publish_changes: Insert
+    stage_models: str
+    stage_changes: str
     insert_changes: Insert
     record_delivery: Insert
     previous_success: Select[Any]
@@ -454,7 +575,10 @@ def for_dialect(flags: DialectFlags) -> DialectStatements:
         due=due_names(flags),
         claim=claim(flags),
         register=register(flags),
-        upsert_models=upsert_models(flags),
+        publish_models=publish_models(flags),
+        publish_changes=publish_changes(flags),
+        stage_models=stage_rows(flags, "staged_models", STAGED_MODEL_COLUMNS),
+        stage_changes=stage_rows(flags, "staged_changes", STAGED_CHANGE_COLUMNS),
         insert_changes=insert_changes(flags),
         record_delivery=record_delivery(flags),
         previous_success=previous,
