@@ -92,7 +92,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from modelsync.domain import ChangeKind, ChangeRecord, Model, RunOutcome, SyncPlan
+from modelsync.domain import CatalogEntry, ChangeKind, ChangeRecord, Model, RunOutcome, SyncPlan
 from modelsync.errors import LeaseLost, StoreError
 from modelsync.identity.unmatched import OfferRow
 from modelsync.store import queries, renames, rows, served
@@ -122,6 +122,8 @@ FAILED_OUTCOMES = (RunOutcome.FAILED, RunOutcome.REJECTED)
 STAGE_CHUNK = 2_000
 """Rows per staging transaction; a plan with more models and changes than this is staged ahead
 of the run's transaction, in transactions of this size."""
+LOAD_PAGE = 5_000
+"""Stored models read per query when a catalog is loaded."""
 RETIRED = "removed from the configuration"
 """The disabled reason of a gateway registered before but absent from the configuration now."""
 
@@ -223,17 +225,24 @@ class SqlStore(Store):
     # -- runs ------------------------------------------------------------------------------
 
     async def load_catalog(self, gateway: str) -> StoredCatalog:
+        """Read in pages of ``LOAD_PAGE`` rows, each made a lean entry before the next is read:
+        a 100,000-model catalog never sits in memory as rows (the caller holds the gateway's
+        lease, so no other writer moves it between pages)."""
+        params: dict[str, Any] = {"p_gateway": gateway, "p_after": "", "p_limit": LOAD_PAGE}
         async with self._read("load the catalog") as conn:
-            found = (await conn.execute(sql.LOAD_CATALOG, {"p_gateway": gateway})).all()
-        if not found:
+            version = (await conn.execute(sql.GATEWAY_VERSION, params)).scalar_one_or_none()
+        if version is None:
             return StoredCatalog(gateway, 0, {})
+        entries: dict[str, CatalogEntry] = {}
         entry = rows.entry_from_row
-        entries = {
-            model_id: entry(data, presence, misses)
-            for _, model_id, data, presence, misses in found
-            if model_id is not None
-        }
-        return StoredCatalog(gateway, found[0][0], entries)
+        while True:
+            async with self._read("load the catalog") as conn:
+                found = (await conn.execute(sql.CATALOG_PAGE, params)).all()
+            for model_id, data, presence, misses in found:
+                entries[model_id] = entry(data, presence, misses)
+            if len(found) < LOAD_PAGE:
+                return StoredCatalog(gateway, version, entries)
+            params["p_after"] = found[-1][0]
 
     async def finish_run(
         self,

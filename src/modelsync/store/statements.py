@@ -496,11 +496,14 @@ BUMP_GATEWAY_VERSIONS = (
     .returning(g.name, g.version)
 )
 
-LOAD_CATALOG = (
-    select(g.version, m.gateway_model_id, m.data, m.presence, m.miss_count)
-    .select_from(gateways.outerjoin(models, m.gateway == g.name))
-    .where(g.name == bindparam("p_gateway"))
+GATEWAY_VERSION = select(g.version).where(g.name == bindparam("p_gateway"))
+CATALOG_PAGE = (
+    select(m.gateway_model_id, m.data, m.presence, m.miss_count)
+    .where(m.gateway == bindparam("p_gateway"), m.gateway_model_id > bindparam("p_after"))
+    .order_by(m.gateway_model_id)
+    .limit(bindparam("p_limit"))
 )
+"""One page of a gateway's stored models, after ``p_after`` in id order (the unique index's)."""
 
 
 def record_delivery(flags: DialectFlags) -> Insert:

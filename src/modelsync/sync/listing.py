@@ -69,7 +69,7 @@ def decode_page(response: FetchResponse) -> Any:
     """The JSON document of a response; an HTML error page or bad JSON is a PayloadError."""
     body = response.body
     content_type = response.headers.get("content-type", "")
-    if "html" in content_type or body.lstrip()[:1] == b"<":
+    if "html" in content_type or body[:4096].lstrip()[:1] == b"<":
         match = _TITLE.search(body[:4096])
         title = match.group(1).decode("utf-8", "replace").strip() if match else ""
         shown = f" ({title})" if title else ""
