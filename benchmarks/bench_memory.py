@@ -1,7 +1,7 @@
 """Peak RSS of ``modelsync sync`` for one gateway of 50,000 and 300,000 models, and of the
 rejected-count path for 1,000,000 (issue 6), next to the floor ``python3 -c pass``.
 
-A bare HTTP server in this process serves a generated OpenRouter-shaped catalog (each model
+A bare HTTP server (a process of its own) serves a generated OpenRouter-shaped catalog (each model
 about 600 bytes: id, name, a description, prices, context, architecture, parameters) as one page.
 Each case runs the real console script ``modelsync sync bench --json`` as a child against it, on
 a new SQLite database (``fresh``), and then again after 1% of the models were repriced
@@ -20,7 +20,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -68,37 +67,52 @@ def tiny(count: int) -> bytes:
     return orjson.dumps({"data": [{"id": f"m{i}"} for i in range(count)]})
 
 
-class Upstream:
-    """Serves ``body`` at any path, over HTTP/1.1, from a thread."""
+def serve() -> None:
+    """The upstream, run as its own process (``--serve``) so the benchmark stays small: a child
+    forked from a big parent would count the parent's pages in its peak. ``GET
+    /{shape}/{count}/{generation}/...`` answers that catalog, built once; prints its port."""
+    cached: dict[str, bytes] = {}
 
-    body = b""
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
 
-    @contextmanager
-    def serving(self) -> Iterator[str]:
-        upstream = self
+        def do_GET(self) -> None:
+            shape, count, generation = self.path.strip("/").split("/")[:3]
+            key = f"{shape}/{count}/{generation}"
+            if key not in cached:
+                cached.clear()
+                number = int(count)
+                built = (
+                    tiny(number) if shape == "tiny" else catalog(number, generation=int(generation))
+                )
+                cached[key] = built
+            body = cached[key]
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+            return
 
-            def do_GET(self) -> None:
-                body = upstream.body
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class names it
-                return
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            server.server_close()
+@contextmanager
+def upstream() -> Iterator[str]:
+    """The upstream process; its base URL while it runs."""
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        yield f"http://127.0.0.1:{process.stdout.readline().strip()}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def peak_of(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, int, str]:
@@ -110,12 +124,11 @@ def peak_of(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, int, 
     return usage.ru_maxrss * 1024, os.waitstatus_to_exitcode(status), out.read_text()[-600:]
 
 
-def sync_env(base: str, folder: Path, max_models: int) -> dict[str, str]:
-    """The environment of ``modelsync sync bench``: one configured gateway, big limits."""
+def sync_env(url: str, folder: Path, max_models: int) -> dict[str, str]:
+    """The environment of ``modelsync sync bench``: one configured gateway at ``url``, big
+    limits."""
     config = folder / "modelsync.toml"
-    config.write_text(
-        f'[gateways.bench]\nadapter = "openrouter"\nbase_url = "{base}/api/v1/models"\n'
-    )
+    config.write_text(f'[gateways.bench]\nadapter = "openrouter"\nbase_url = "{url}"\n')
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MODELSYNC_")}
     return clean | {
         "MODELSYNC_CONFIG_FILE": str(config),
@@ -149,32 +162,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[50_000, 300_000])
     parser.add_argument("--rejected", type=int, default=1_000_000)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    upstream = Upstream()
-    with tempfile.TemporaryDirectory(prefix="bench-memory-") as root, upstream.serving() as base:
+    if args.serve:
+        serve()
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-memory-") as root, upstream() as base:
         folder = Path(root)
         floor, _, _ = peak_of([sys.executable, "-c", "pass"], dict(os.environ), folder)
         print("peak RSS of `modelsync sync bench` (one gateway, one page), this machine shared")
         report("python3 -c pass (floor)", floor, floor, 0, "-")
+        command = [str(BIN / "modelsync"), "sync", "bench", "--json"]
         for size in args.sizes:
             case = folder / f"n{size}"
             case.mkdir()
-            env = sync_env(base, case, max(size, 100_000))
-            command = [str(BIN / "modelsync"), "sync", "bench", "--json"]
             for label, generation in (("fresh", 0), ("steady (1% repriced)", 1)):
-                upstream.body = catalog(size, generation=generation)
+                url = f"{base}/full/{size}/{generation}/api/v1/models"
+                env = sync_env(url, case, max(size, 100_000))
                 peak, code, tail = peak_of(command, env, case)
                 report(f"{size:,} models, {label}", peak, floor, size, outcome_of(code, tail))
         if args.rejected:
             case = folder / "rejected"
             case.mkdir()
-            upstream.body = tiny(args.rejected)
-            env = sync_env(base, case, 100_000)
-            command = [str(BIN / "modelsync"), "sync", "bench", "--json"]
+            env = sync_env(f"{base}/tiny/{args.rejected}/0/api/v1/models", case, 100_000)
             peak, code, tail = peak_of(command, env, case)
             outcome = outcome_of(code, tail)
             report(f"{args.rejected:,} tiny, over the bound", peak, floor, 0, outcome)
-            mb = len(upstream.body) / MB
+            mb = len(tiny(args.rejected)) / MB
             verdict = "within" if peak < REJECTED_BUDGET and outcome == "rejected" else "OVER"
             print(f"  ({mb:.0f} MB body; {verdict} the 500 MB budget of the rejected path)")
 
