@@ -37,7 +37,8 @@ from reliability.pg_cluster import throwaway_cluster
 from service_process import clean_environment, serve_process, simulator
 from store.conftest import private_database
 
-pytestmark = pytest.mark.slow
+# Each test waits on real processes: a 30 s flood, a restart and a 45 s catch-up under load.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 WEBHOOK = "/api/webhooks/models-updated"
