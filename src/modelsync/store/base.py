@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from sqlalchemy.sql.expression import ClauseElement
+
 from modelsync.domain import (
     CatalogEntry,
     ChangeRecord,
@@ -457,6 +459,19 @@ class Store(ABC):
     ) -> list[dict[str, Any]]:
         """:meth:`list_changes` as :meth:`ChangeRecord.to_json` dicts for ``orjson.dumps``
         (``fields`` and ``anomalies`` as stored JSON fragments)."""
+
+    @property
+    @abstractmethod
+    def dialect(self) -> str:
+        """The database's dialect name (``sqlite``, ``postgresql``): which statement shapes of
+        ``queries.py`` and ``page_queries.py`` apply."""
+
+    @abstractmethod
+    async def read_rows(
+        self, statement: ClauseElement, params: Mapping[str, Any], *, action: str
+    ) -> list[Sequence[Any]]:
+        """One read-side SELECT (of ``page_queries.py``: the pages' reads) on the read lane, its
+        rows as the driver returns them (``served.value_readers`` types them)."""
 
     # -- webhooks and housekeeping ---------------------------------------------------------
 

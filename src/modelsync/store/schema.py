@@ -167,9 +167,24 @@ no id or name holds, so a match spans two columns only for a query holding it. T
 this expression verbatim (the planner matches the index by expression)."""
 
 
+PAGE_ORDER_INDEXES = frozenset(
+    {
+        "ix_models_order_prompt",
+        "ix_models_order_completion",
+        "ix_models_order_context",
+        "ix_models_order_newest",
+    }
+)
+"""The pages' order indexes (migration 0005), on expressions over ``data`` that :data:`metadata`
+cannot compare on both databases; ``store/page_queries.py`` renders the same expressions."""
+
+
 def is_search_object(name: str | None) -> bool:
-    """Whether a reflected table or index is the text index (not part of :data:`metadata`)."""
-    return name is not None and (name == SEARCH_TABLE or name.startswith(SEARCH_TABLE + "_"))
+    """Whether a reflected table or index is outside :data:`metadata`: the text index, or one
+    of the pages' order indexes."""
+    if name is None:
+        return False
+    return name == SEARCH_TABLE or name.startswith(SEARCH_TABLE + "_") or name in PAGE_ORDER_INDEXES
 
 
 changes = Table(

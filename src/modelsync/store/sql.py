@@ -84,13 +84,14 @@ missing keeps the time of the last success that saw it (:func:`rows.stored_model
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.expression import ClauseElement
 
 from modelsync.domain import CatalogEntry, ChangeKind, ChangeRecord, Model, RunOutcome, SyncPlan
 from modelsync.errors import LeaseLost, StoreError
@@ -483,6 +484,15 @@ class SqlStore(Store):
         statement, params = _changes_query(since, gateway, model, limit, queries.Columns.SERVED)
         found = await self.database.fetch(statement, params, action="list changes")
         return served.change_rows(found, self._time_text)
+
+    @property
+    def dialect(self) -> str:
+        return self.flags.name
+
+    async def read_rows(
+        self, statement: ClauseElement, params: Mapping[str, Any], *, action: str
+    ) -> list[Sequence[Any]]:
+        return await self.database.fetch(statement, params, action=action)
 
     # -- webhooks and housekeeping ---------------------------------------------------------
 

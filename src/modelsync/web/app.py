@@ -22,6 +22,7 @@ from modelsync.clock import Clock
 from modelsync.config import ServerSettings, Settings, load_settings
 from modelsync.errors import StoreError
 from modelsync.observability import configure_logging
+from modelsync.pages import routes as pages
 from modelsync.web import api, guards, webhooks
 from modelsync.web.services import open_services
 
@@ -91,6 +92,7 @@ def create_app(
     app.max_body_bytes = settings.server.max_body_bytes
     app.include_router(api.router)
     app.include_router(webhooks.router)
+    app.include_router(pages.router)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
