@@ -113,7 +113,10 @@
     pending = setTimeout(function () { pending = null; refresh(); }, 50);
   }
 
+  var lastId = "";
+
   function onEvent(event) {
+    if (event.lastEventId) lastId = event.lastEventId;
     try {
       var data = JSON.parse(event.data);
       if (data && data.catalog_version > wanted) wanted = data.catalog_version;
@@ -126,7 +129,9 @@
     var closedTries = 0;
     var source;
     function open() {
-      source = new EventSource(url);
+      // a stream the browser gave up on is opened again from the last event it got (?since=)
+      var from = lastId ? (url.indexOf("?") < 0 ? "?" : "&") + "since=" + lastId : "";
+      source = new EventSource(url + from);
       source.onopen = function () {
         closedTries = 0;
         if (dropped) {
@@ -138,7 +143,9 @@
         }
       };
       source.onmessage = onEvent;
-      ["change", "changes", "model", "status"].forEach(function (name) {
+      // change, missing and health events, and gone (history pruned: the page reloads its
+      // data); overflow ends the stream, which the browser reopens with Last-Event-ID
+      ["change", "missing", "health", "gone", "overflow"].forEach(function (name) {
         source.addEventListener(name, onEvent);
       });
       source.onerror = function () {
