@@ -30,6 +30,10 @@ class Page:
     stored_at: datetime
     catalog_version: int
     max_age_s: float
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    """Every header of the 200 answer, built once (content type and length included)."""
+    not_modified: tuple[tuple[bytes, bytes], ...] = ()
+    """The headers of its 304."""
 
 
 class PageCache:
@@ -45,11 +49,12 @@ class PageCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: str, *, min_version: int = 0) -> Page | None:
-        """The fresh page stored under ``key``, if any."""
+    def get(self, key: str, *, min_version: int = 0, count_miss: bool = True) -> Page | None:
+        """The fresh page stored under ``key``, if any (a miss is counted unless the caller
+        passes it on to one that counts it)."""
         page = self._pages.get(key)
         if page is None or not self._fresh(page, min_version):
-            self.misses += 1
+            self.misses += count_miss
             return None
         self._pages.move_to_end(key)
         self.hits += 1

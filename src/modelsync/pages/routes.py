@@ -26,6 +26,7 @@ from modelsync.cache.tags import MODELS_ALL, MODELS_SEARCH, RANKINGS, gateway_ta
 from modelsync.pages import format as fmt
 from modelsync.pages.cache import Page, PageCache
 from modelsync.pages.charts import sparkline
+from modelsync.pages.fast import min_version, page_key
 from modelsync.pages.reads import DAY, WEEK, ModelFilters, PageReads
 from modelsync.pages.views import cheapest, largest_moves, price_moves
 from modelsync.store.page_queries import Sort
@@ -122,38 +123,48 @@ def page_reads(request: Request, services: Services) -> PageReads:
     return reads
 
 
-def _min_version(request: Request) -> int:
-    raw = request.headers.get("x-catalog-min", "")
-    return int(raw) if raw.isdigit() and len(raw) < 19 else 0
+def page_headers(
+    body: bytes, etag: str, tags: tuple[str, ...], version: int
+) -> tuple[tuple[tuple[bytes, bytes], ...], tuple[tuple[bytes, bytes], ...]]:
+    """The headers of a page's 200 and of its 304, built once per render."""
+    shared = (
+        (b"etag", etag.encode()),
+        (b"cache-control", b"no-cache"),
+        (b"surrogate-key", " ".join(tags).encode()),
+        (b"cache-tag", ",".join(tags).encode()),
+        (b"x-catalog-version", str(version).encode()),
+        (b"content-security-policy", CSP.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"vary", b"x-catalog-min"),
+    )
+    full = (
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        *shared,
+    )
+    return full, shared
 
 
-def _headers(page: Page) -> dict[str, str]:
-    return {
-        "etag": page.etag,
-        "cache-control": "no-cache",
-        "surrogate-key": " ".join(page.tags),
-        "cache-tag": ",".join(page.tags),
-        "x-catalog-version": str(page.catalog_version),
-        "content-security-policy": CSP,
-        "x-content-type-options": "nosniff",
-        "vary": "x-catalog-min",
-    }
+class PageResponse(Response):
+    """A page (or its 304) with its prebuilt headers."""
+
+    def __init__(self, page: Page, status: int = 200, *, not_modified: bool = False) -> None:
+        super().__init__(b"" if not_modified else page.body, 304 if not_modified else status)
+        self.raw_headers = list(page.not_modified if not_modified else page.headers)
 
 
 def _answer(request: Request, page: Page, status: int = 200) -> Response:
-    headers = _headers(page)
-    if status == 200 and request.headers.get("if-none-match") == page.etag:
-        return Response(status_code=304, headers=headers)
-    return Response(page.body, status_code=status, media_type="text/html", headers=headers)
+    matches = status == 200 and request.headers.get("if-none-match") == page.etag
+    return PageResponse(page, status, not_modified=matches)
 
 
 async def serve(request: Request, kind: str, build: PageBuilder) -> Response:
     """The page at this URL: from the cache when fresh, else rendered (and cached when 200)."""
     services = services_of(request)
     cache = page_cache(request, services)
-    path = request.url.path
-    key = path + ("?" + request.url.query if request.url.query else "")
-    page = cache.get(key, min_version=_min_version(request))
+    path = request.scope["path"]
+    key = page_key(request.scope)
+    page = cache.get(key, min_version=min_version(request.headers.get("x-catalog-min")))
     if page is not None:
         return _answer(request, page)
     started = services.clock.now()
@@ -169,7 +180,8 @@ async def serve(request: Request, kind: str, build: PageBuilder) -> Response:
     tags = tuple(dict.fromkeys(rendered.tags))
     etag = f'"{xxhash.xxh64_hexdigest(body)}"'
     max_age = MAX_AGE_S.get(kind, MAX_AGE_S["default"])
-    page = Page(body, etag, tags, path, started, version, max_age)
+    headers, not_modified = page_headers(body, etag, tags, version)
+    page = Page(body, etag, tags, path, started, version, max_age, headers, not_modified)
     if rendered.status == 200:
         cache.put(key, page)
     return _answer(request, page, rendered.status)

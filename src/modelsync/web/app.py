@@ -23,6 +23,7 @@ from modelsync.config import ServerSettings, Settings, load_settings
 from modelsync.errors import StoreError
 from modelsync.observability import configure_logging
 from modelsync.pages import routes as pages
+from modelsync.pages.fast import serve_cached
 from modelsync.web import api, guards, webhooks
 from modelsync.web.services import open_services
 
@@ -41,6 +42,9 @@ class ModelsyncAPI(FastAPI):
             await webhooks.serve_delivery(self.state.services.receiver, receive, send, scope)
             return
         if scope["type"] == "http":
+            pages = getattr(self.state, "page_cache", None)
+            if pages is not None and await serve_cached(pages, scope, send):
+                return
             limit = self.max_body_bytes
             declared = guards.declared_length(scope)
             if declared is not None and declared > limit:
