@@ -33,6 +33,8 @@ class Site:
     serve: ServeProcess
     upstream: str
     http: httpx.Client
+    folder: Path
+    env: dict[str, str]
 
     @property
     def base(self) -> str:
@@ -78,7 +80,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             MODELSYNC_SCHEDULER__BREAKER_THRESHOLD="1",
         )
         with serve_process(folder, env) as serve, httpx.Client(timeout=60) as http:
-            site = Site(serve, upstream, http)
+            site = Site(serve, upstream, http, folder, env)
             site.sync("all")
             yield site
 

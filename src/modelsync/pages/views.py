@@ -129,12 +129,19 @@ def shown(name: str, value: Any) -> str:
     return str(value)
 
 
+SUMMARY_FIELDS = ("name", "pricing.prompt", "pricing.completion", "context_length", "status")
+"""What an addition, removal or restoration shows of its fields (an addition lists every field
+from nothing: the offer's table shows the rest)."""
+
+
 def change_from_row(row: Sequence[Any], time_text: TimeText) -> Change:
     """A row of ``queries.SERVED_CHANGE``."""
     seq, gateway, gateway_model_id, model_id, kind, fields_text, _, source, _, at = row
     fields = orjson.loads(fields_text)
+    names = fields if kind == "updated" else [n for n in SUMMARY_FIELDS if n in fields]
     diffs = tuple(
-        FieldChange(name, shown(name, old), shown(name, new)) for name, (old, new) in fields.items()
+        FieldChange(name, shown(name, fields[name][0]), shown(name, fields[name][1]))
+        for name in names
     )
     return Change(
         seq=seq,
