@@ -92,12 +92,57 @@ def decimal_text(value: Decimal | None) -> str | None:
     return "0" if text in ("", "-0") else text
 
 
-PRICE_FIELDS = ("prompt", "completion", "cache_read", "cache_write", "request", "image")
+PRICE_FIELDS = (
+    "prompt",
+    "completion",
+    "cache_read",
+    "cache_write",
+    "request",
+    "image",
+    "web_search",
+    "internal_reasoning",
+    "audio",
+    "unit_price",
+)
+"""The prices of an offer, in the order they are compared and served."""
+
+PER_1M_TOKENS = "usd_per_1m_tokens"
+"""The unit of every per-token price field (the API's ``pricing.unit``)."""
+
+PRICE_UNITS: Mapping[str, str] = {
+    "prompt": PER_1M_TOKENS,
+    "completion": PER_1M_TOKENS,
+    "cache_read": PER_1M_TOKENS,
+    "cache_write": PER_1M_TOKENS,
+    "request": "usd_per_request",
+    "image": "usd_per_image",
+    "web_search": "usd_per_request",
+    "internal_reasoning": PER_1M_TOKENS,
+    "audio": PER_1M_TOKENS,
+}
+"""Each fixed-unit price field's unit; ``unit_price`` is in USD per :attr:`Pricing.per_unit`."""
+
+GATEWAY_SOURCE = "gateway"
+"""The source of a price the gateway's own API gave (else ``<catalog>@<fetched_at>``)."""
+
+
+def unit_of(field_name: str, per_unit: str | None) -> str | None:
+    """The unit of one price field (``unit_price``: ``usd_per_<per_unit>``, or None)."""
+    if field_name == "unit_price":
+        return f"usd_per_{per_unit}" if per_unit else None
+    return PRICE_UNITS[field_name]
 
 
 @dataclass(frozen=True, slots=True)
 class Pricing:
-    """USD per 1M tokens (``request`` per request, ``image`` per image); ``None`` = unknown."""
+    """An offer's prices; ``None`` = unknown, never 0.
+
+    Token prices are USD per 1M tokens; ``request`` and ``web_search`` are per request,
+    ``image`` per image (:data:`PRICE_UNITS`). A gateway that prices by another unit (fal: per
+    image, per second, per megapixel) gives ``unit_price`` in USD per ``per_unit``. ``source``
+    says where the prices came from: ``gateway``, or a reference catalog
+    (``models.dev@<fetched_at>``); it is served, not compared.
+    """
 
     prompt: Decimal | None = None
     completion: Decimal | None = None
@@ -105,9 +150,49 @@ class Pricing:
     cache_write: Decimal | None = None
     request: Decimal | None = None
     image: Decimal | None = None
+    web_search: Decimal | None = None
+    internal_reasoning: Decimal | None = None
+    audio: Decimal | None = None
+    unit_price: Decimal | None = None
+    per_unit: str | None = None
+    source: str | None = field(default=None, compare=False)
 
     def as_text(self) -> dict[str, str | None]:
+        """Each price as text, by field name."""
         return {name: decimal_text(getattr(self, name)) for name in PRICE_FIELDS}
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's ``pricing`` object: each price as text, with its unit and source."""
+        served: dict[str, Any] = dict(self.as_text())
+        served["per_unit"] = self.per_unit
+        served["unit"] = PER_1M_TOKENS
+        served["units"] = {name: unit_of(name, self.per_unit) for name in PRICE_FIELDS}
+        served["source"] = (
+            self.source if self.source else (GATEWAY_SOURCE if self.any_price else None)
+        )
+        return served
+
+    @property
+    def any_price(self) -> bool:
+        return any(getattr(self, name) is not None for name in PRICE_FIELDS)
+
+    def compared(self) -> tuple[str | None, ...]:
+        """The compared price values as text; a zero ``request`` counts as none (a gateway that
+        drops ``"request": "0"`` changed nothing)."""
+        request = self.request
+        return (
+            decimal_text(self.prompt),
+            decimal_text(self.completion),
+            decimal_text(self.cache_read),
+            decimal_text(self.cache_write),
+            None if request is None or request == 0 else decimal_text(request),
+            decimal_text(self.image),
+            decimal_text(self.web_search),
+            decimal_text(self.internal_reasoning),
+            decimal_text(self.audio),
+            decimal_text(self.unit_price),
+            self.per_unit,
+        )
 
 
 NO_PRICING = Pricing()
@@ -120,6 +205,7 @@ COMPARED_FIELDS: tuple[str, ...] = (
     "context_length",
     "max_output_tokens",
     *(f"pricing.{name}" for name in PRICE_FIELDS),
+    "pricing.per_unit",
     "input_modalities",
     "output_modalities",
     "supported_parameters",
@@ -168,7 +254,6 @@ class Model:
         """
         found = self._values
         if found is None:
-            pricing = self.pricing
             found = (
                 self.id,
                 self.name,
@@ -176,12 +261,7 @@ class Model:
                 self.provider_slug,
                 self.context_length,
                 self.max_output_tokens,
-                decimal_text(pricing.prompt),
-                decimal_text(pricing.completion),
-                decimal_text(pricing.cache_read),
-                decimal_text(pricing.cache_write),
-                decimal_text(pricing.request),
-                decimal_text(pricing.image),
+                *self.pricing.compared(),
                 list(self.input_modalities),
                 list(self.output_modalities),
                 list(self.supported_parameters),
@@ -212,7 +292,7 @@ class Model:
             "provider_slug": self.provider_slug,
             "context_length": self.context_length,
             "max_output_tokens": self.max_output_tokens,
-            "pricing": self.pricing.as_text(),
+            "pricing": self.pricing.to_json(),
             "input_modalities": flat["input_modalities"],
             "output_modalities": flat["output_modalities"],
             "supported_parameters": flat["supported_parameters"],
@@ -235,13 +315,7 @@ class Model:
             provider_slug=data.get("provider_slug"),
             context_length=data.get("context_length"),
             max_output_tokens=data.get("max_output_tokens"),
-            pricing=Pricing(
-                **{
-                    name: Decimal(text)
-                    for name in PRICE_FIELDS
-                    if (text := pricing.get(name)) is not None
-                }
-            ),
+            pricing=pricing_from_json(pricing),
             input_modalities=tuple(data.get("input_modalities") or ()),
             output_modalities=tuple(data.get("output_modalities") or ()),
             supported_parameters=tuple(data.get("supported_parameters") or ()),
@@ -250,6 +324,20 @@ class Model:
             variants=tuple(data.get("variants") or ()),
             extra=data.get("extra") or {},
         )
+
+
+def pricing_from_json(served: Mapping[str, Any]) -> Pricing:
+    """Inverse of :meth:`Pricing.as_text` (the store keeps prices in that shape)."""
+    values: dict[str, Any] = {
+        name: Decimal(text) for name in PRICE_FIELDS if (text := served.get(name)) is not None
+    }
+    per_unit = served.get("per_unit")
+    source = served.get("source")
+    return Pricing(
+        **values,
+        per_unit=per_unit if isinstance(per_unit, str) else None,
+        source=source if isinstance(source, str) and source != GATEWAY_SOURCE else None,
+    )
 
 
 def content_hash(flat: Mapping[str, JSONValue]) -> str:

@@ -178,7 +178,8 @@ def test_configured_gateway_price_unit(
     (model,) = adapter.parse([Page(OPENROUTER_STYLE)])
     assert (model.pricing.prompt, model.pricing.completion) == (prompt, completion)
     assert model.max_output_tokens == 2048
-    assert model.extra["pricing"] == {"web_search": "0.01"}
+    assert model.pricing.web_search == Decimal("0.01")  # per request, whatever the unit
+    assert "pricing" not in model.extra
     assert model.status is ModelStatus.DEPRECATED
     assert model.deprecation_date == "2026-01-31"
 

@@ -83,7 +83,9 @@ def test_spot_values_may_2025() -> None:
     assert "tools" in opus.supported_parameters
     assert opus.status is ModelStatus.ACTIVE
     assert opus.deprecation_date is None
-    assert opus.extra["pricing"] == {"web_search": "0", "internal_reasoning": "0"}
+    assert (opus.pricing.web_search, opus.pricing.internal_reasoning) == (0, 0)  # compared
+    assert opus.pricing.audio is None
+    assert "pricing" not in opus.extra
     assert opus.extra["created"] == 1747931245
     mini = models["openai/gpt-4o-mini"]
     assert (mini.pricing.prompt, mini.pricing.completion) == (Decimal("0.15"), Decimal("0.6"))

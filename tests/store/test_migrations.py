@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Insert, column, insert, inspect, table
 
+from modelsync.domain import Pricing
 from modelsync.errors import ConfigError, StoreError
 from modelsync.store import create_store, migrate
 from modelsync.store.base import ModelQuery
@@ -44,6 +48,9 @@ def schema_differences(connection: Connection) -> list[Any]:
         # SQLite's reflection cannot read the pages' expression indexes (outside the metadata)
         warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based")
         return list(compare_metadata(context, metadata))
+
+
+OLD_PRICE_FIELDS = ("prompt", "completion", "cache_read", "cache_write", "request", "image")
 
 
 def insert_gateway() -> Insert:
@@ -210,5 +217,63 @@ async def test_read_path_migration_keeps_and_indexes_existing_models(fresh_url: 
 
     await run_on(fresh_url, downgrade)
     assert await migrate.current(fresh_url) == "0002"
+    await migrate.upgrade(fresh_url)
+    assert await run_on(fresh_url, schema_differences) == []
+
+
+async def test_price_units_migration_rewrites_stored_pricing(fresh_url: str) -> None:
+    """0005 -> 0006 (issue 7 item 5, issue 9 item 3): every stored model's pricing gains its
+    units and source, and OpenRouter's legacy extra.pricing prices become compared fields equal
+    to what the adapter now gives, so the first run after the upgrade records no change."""
+    await migrate.upgrade(fresh_url, "0005")
+    legacy = {"web_search": "0.005", "internal_reasoning": "0.000003", "other": "1"}
+    priced = model("openrouter", 1, extra={"pricing": legacy})
+    unpriced = model("openrouter", 2, pricing=Pricing())
+
+    def seed(connection: Connection) -> None:
+        connection.execute(insert_gateway(), registration_values(registration("openrouter")))
+        for entry in (priced, unpriced):
+            values = model_values(entry, version=1, now=at(0))
+            data = dict(values["data"])
+            data["pricing"] = {
+                k: v for k, v in data["pricing"].items() if k in OLD_PRICE_FIELDS
+            }  # the shape 0005 stored
+            connection.execute(insert(models), {**values, "data": data})
+
+    await run_on(fresh_url, seed)
+    await migrate.upgrade(fresh_url)
+    store = SqlStore(fresh_url)
+    await store.open()
+    try:
+        served = {
+            m["gateway_model_id"]: m["pricing"]
+            for m in orjson.loads(
+                orjson.dumps({"r": (await store.served_models(ModelQuery(limit=10))).rows})
+            )["r"]
+        }
+        first = served[priced.gateway_model_id]
+        assert first["web_search"] == "0.005"
+        assert first["internal_reasoning"] == "3"
+        assert first["audio"] is None
+        assert first["unit"] == "usd_per_1m_tokens"
+        assert first["units"]["image"] == "usd_per_image"
+        assert first["units"]["web_search"] == "usd_per_request"
+        assert first["source"] == "gateway"
+        assert served[unpriced.gateway_model_id]["source"] is None
+        catalog = await store.load_catalog("openrouter")
+        again = replace(
+            priced,
+            pricing=replace(
+                priced.pricing, web_search=Decimal("0.005"), internal_reasoning=Decimal(3)
+            ),
+        )
+        assert catalog.entries[priced.gateway_model_id].values == again.values()
+    finally:
+        await store.close()
+
+    def downgrade(connection: Connection) -> None:
+        command.downgrade(migrate.alembic_config(connection), "0005")
+
+    await run_on(fresh_url, downgrade)
     await migrate.upgrade(fresh_url)
     assert await run_on(fresh_url, schema_differences) == []

@@ -68,13 +68,24 @@ def render_unmatched(console: Console, page: dict[str, Any]) -> None:
     console.print(f"{shown} of {page['total']} models offered by one gateway only")
 
 
+def other_price(pricing: dict[str, Any]) -> str:
+    """An offer's price by another unit than tokens (fal's), with its unit; else a dash."""
+    value = pricing.get("unit_price")
+    if value is None:
+        return "—"
+    return f"{value} USD/{pricing.get('per_unit') or 'unit'}"
+
+
 def render_models(console: Console, page: dict[str, Any]) -> None:
-    """One row per offer with its token prices in USD per 1M tokens."""
+    """One row per offer with its token prices in USD per 1M tokens, its unit price if it has
+    one, and where its prices came from."""
     table = Table(box=None, pad_edge=False)
     for column in ("model", "gateway", "gateway model id", "status"):
         table.add_column(column, overflow="fold")
     for column in ("prompt", "completion"):
         table.add_column(f"{column} (USD/1M tokens)", justify="right")
+    table.add_column("other price", justify="right")
+    table.add_column("price source", overflow="fold")
     for row in page["models"]:
         pricing = row["pricing"]
         table.add_row(
@@ -84,6 +95,8 @@ def render_models(console: Console, page: dict[str, Any]) -> None:
             row["status"],
             pricing["prompt"] or "—",
             pricing["completion"] or "—",
+            other_price(pricing),
+            pricing.get("source") or "—",
         )
     console.print(table)
     console.print(f"{page['count']} models (catalog version {page['catalog_version']})")

@@ -38,7 +38,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from modelsync.domain import NO_PRICING, Model, ModelStatus, Pricing
+from modelsync.domain import NO_PRICING, PRICE_FIELDS, Model, ModelStatus, Pricing
 from modelsync.errors import PayloadError
 from modelsync.gateways.base import (
     GatewayAdapter,
@@ -73,7 +73,7 @@ _UNITS = (
     ("input_cost_per_request", 0),
     ("input_cost_per_image", 0),
 )
-"""The keys of Pricing's six fields, in order, with their scale to USD per 1M (or per unit)."""
+"""The keys of Pricing's first six fields, in order, with their scale to USD per 1M (or unit)."""
 _UNPRICED = (None,) * 6
 _TEXT = ("text",)
 _MODE_MODALITIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -232,12 +232,11 @@ def _pricing(get: Any) -> Pricing:
 def _priced(*values: Any) -> Pricing:
     if values == _UNPRICED:
         return NO_PRICING
-    return Pricing(
-        *(
-            None if v is None else price(v, name, scale=s)
-            for v, (name, s) in zip(values, _UNITS, strict=True)
-        )
-    )
+    prices: dict[str, Any] = {
+        field: None if v is None else price(v, name, scale=s)
+        for v, field, (name, s) in zip(values, PRICE_FIELDS[:6], _UNITS, strict=True)
+    }
+    return Pricing(**prices)
 
 
 _cached_pricing = lru_cache(maxsize=8192, typed=True)(_priced)

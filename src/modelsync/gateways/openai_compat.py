@@ -230,7 +230,9 @@ class XaiAdapter(OpenAICompatAdapter):
         """The three token prices, cents per 100M tokens -> USD per 1M; the rest stays in extra."""
         for key in _XAI_PRICE_KEYS:
             extra.pop(key, None)
-        values = {field: price(raw.get(key), key, scale=-4) for field, key in _XAI_PRICES}
+        values: dict[str, Any] = {
+            field: price(raw.get(key), key, scale=-4) for field, key in _XAI_PRICES
+        }
         if all(value is None for value in values.values()):
             return NO_PRICING
         return Pricing(**values)

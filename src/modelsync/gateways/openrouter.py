@@ -9,8 +9,9 @@ replaces the request URL, anything else is an opaque cursor sent as ``cursor``.
 
 Fields: prices are USD per token as decimal strings, scaled to USD per 1M tokens; ``"-1"`` (router
 models such as ``openrouter/auto``) is "variable", so ``None``; ``"0"`` is a real free price.
-``input_cache_read``/``input_cache_write`` become ``cache_read``/``cache_write``; ``request`` (per
-request) and ``image`` (per image) are kept unscaled; every other price key stays in
+``input_cache_read``/``input_cache_write`` become ``cache_read``/``cache_write``; ``request`` and
+``web_search`` (per request) and ``image`` (per image) are kept unscaled; ``internal_reasoning``
+and ``audio`` are per token like the prompt; every other price key stays in
 ``extra["pricing"]``. ``top_provider.max_completion_tokens`` is the output limit. Modalities come
 from ``architecture.input_modalities``/``output_modalities``, or (older captures) from
 ``architecture.modality`` such as ``"text+image->text"``. A non-null ``expiration_date`` is the
@@ -108,6 +109,9 @@ _PRICE_KEYS: Mapping[str, tuple[str, str, bool]] = {
     "input_cache_write": ("cache_write", "pricing.input_cache_write", True),
     "request": ("request", "pricing.request", False),
     "image": ("image", "pricing.image", False),
+    "web_search": ("web_search", "pricing.web_search", False),
+    "internal_reasoning": ("internal_reasoning", "pricing.internal_reasoning", True),
+    "audio": ("audio", "pricing.audio", True),
 }
 """OpenRouter price key -> (Pricing field, name in messages, priced per token)."""
 

@@ -104,13 +104,52 @@ class StatusOut(Out):
     gateways: list[GatewayStatusOut]
 
 
+_PER_1M = "USD per 1M tokens, as a decimal string; null when unknown"
+
+
+class PriceUnitsOut(Out):
+    """The unit of each price field of ``pricing``."""
+
+    prompt: Literal["usd_per_1m_tokens"]
+    completion: Literal["usd_per_1m_tokens"]
+    cache_read: Literal["usd_per_1m_tokens"]
+    cache_write: Literal["usd_per_1m_tokens"]
+    request: Literal["usd_per_request"]
+    image: Literal["usd_per_image"]
+    web_search: Literal["usd_per_request"]
+    internal_reasoning: Literal["usd_per_1m_tokens"]
+    audio: Literal["usd_per_1m_tokens"]
+    unit_price: str | None = Field(
+        description="usd_per_<per_unit> (usd_per_image, usd_per_second...), null without one"
+    )
+
+
 class PricingOut(Out):
-    prompt: str | None
-    completion: str | None
-    cache_read: str | None
-    cache_write: str | None
-    request: str | None
-    image: str | None
+    """An offer's prices, each with its unit (``units``) and where they came from (``source``)."""
+
+    prompt: str | None = Field(description=_PER_1M)
+    completion: str | None = Field(description=_PER_1M)
+    cache_read: str | None = Field(description=_PER_1M + " (cached input)")
+    cache_write: str | None = Field(description=_PER_1M + " (cache writes)")
+    request: str | None = Field(description='USD per request; "0" and null are the same price')
+    image: str | None = Field(description="USD per input image (OpenRouter's image price)")
+    web_search: str | None = Field(description="USD per web search request")
+    internal_reasoning: str | None = Field(description=_PER_1M + " (reasoning tokens)")
+    audio: str | None = Field(description=_PER_1M + " (audio tokens)")
+    unit_price: str | None = Field(
+        description="USD per per_unit, for an offer priced by another unit than tokens "
+        "(fal: per image, per second, per megapixel...)"
+    )
+    per_unit: str | None = Field(description="The unit unit_price is per (image, second...)")
+    unit: Literal["usd_per_1m_tokens"] = Field(
+        description="The unit of the token price fields (prompt, completion, cache_*, "
+        "internal_reasoning, audio)"
+    )
+    units: PriceUnitsOut
+    source: str | None = Field(
+        description="Where the prices came from: gateway (its own API), or a reference catalog "
+        "as <catalog>@<fetched_at> (models.dev@..., litellm@...); null without prices"
+    )
 
 
 class ModelOut(Out):
@@ -123,7 +162,9 @@ class ModelOut(Out):
     context_length: int | None
     max_output_tokens: int | None
     pricing: PricingOut = Field(
-        description="USD per 1M tokens (request: per request; image: per image)"
+        description="Prices with their units: token prices in USD per 1M tokens (pricing.unit), "
+        "request and web_search per request, image per image, unit_price per per_unit "
+        "(pricing.units says each)"
     )
     input_modalities: list[str]
     output_modalities: list[str]
