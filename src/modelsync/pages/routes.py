@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 import xxhash
 from fastapi import APIRouter, Request, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -483,12 +484,14 @@ async def status_page(request: Request) -> Response:
                 ),
             }
         scheduler = services.scheduler
+        parts = {name: _described(services, name) for name in ("feed", "purgers")}
         return Rendered(
             "status.html",
             {
                 "title": "Status",
                 "gateways": gateways,
                 "charts": charts,
+                "parts": {name: part for name, part in parts.items() if part is not None},
                 "process": {
                     "owner": services.runtime.owner,
                     "started_at": services.started_at,
@@ -502,6 +505,24 @@ async def status_page(request: Request) -> Response:
         )
 
     return await serve(request, "status", build)
+
+
+def _described(services: Services, name: str) -> list[tuple[str, str]] | None:
+    """A part's ``describe()`` (the change feed, the purgers) as key and text, when this process
+    has the part."""
+    part = getattr(services, name, None)
+    describe = getattr(part, "describe", None)
+    if describe is None:
+        return None
+    found = describe()
+    if not isinstance(found, dict):
+        return [(name, _short(found))]
+    return [(str(key), _short(value)) for key, value in found.items()]
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @router.get("/static/{name}")
