@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 
 from modelsync.pages import format as fmt
@@ -17,9 +18,11 @@ from modelsync.pages.views import (
     Offer,
     cheapest,
     largest_moves,
+    offer_from_row,
     price_moves,
     shown,
 )
+from modelsync.store.served import sqlite_time_text
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -135,3 +138,20 @@ def test_field_changes_show_prices_lists_and_nulls() -> None:
     assert shown("input_modalities", ["image", "text"]) == "image, text"
     assert shown("context_length", None) == "-"
     assert FieldChange("a", "b", "c").new == "c"
+
+
+def test_an_offer_row_shows_prices_by_another_unit_and_their_source() -> None:
+    """fal's per-image price and a price taken from a reference catalog are said as such."""
+    data = {
+        "gateway": "fal", "gateway_model_id": "fal-ai/flux", "id": "fal-ai/flux", "name": "Flux",
+        "pricing": {"prompt": None, "unit_price": "0.04", "per_unit": "image",
+                    "source": "models.dev@2026-06-13"},
+        "status": "active",
+    }  # fmt: skip
+    stamp = "2026-05-01 12:00:00.000000"
+    row = (1, orjson.dumps(data), "present", "active", stamp, stamp, stamp)
+    found = offer_from_row(row, sqlite_time_text)
+    assert found.other_price == "0.04 USD per image"
+    assert found.price_source == "models.dev@2026-06-13"
+    assert found.prompt is None
+    assert found.first_seen_at == NOW

@@ -38,6 +38,10 @@ class Offer:
     first_seen_at: datetime
     last_seen_at: datetime
     updated_at: datetime
+    other_price: str = ""
+    """A price by another unit (fal's per image or second: ``0.04 USD per image``), if any."""
+    price_source: str = ""
+    """Where the prices came from when not the gateway's own API (``models.dev@...``)."""
 
     @property
     def key(self) -> str:
@@ -81,7 +85,20 @@ def offer_from_row(row: Sequence[Any], time_text: TimeText) -> Offer:
         first_seen_at=_time(first_seen, time_text),
         last_seen_at=_time(last_seen, time_text),
         updated_at=_time(updated, time_text),
+        other_price=_other_price(pricing),
+        price_source=_source(pricing.get("source")),
     )
+
+
+def _other_price(pricing: dict[str, Any]) -> str:
+    unit_price, per_unit = pricing.get("unit_price"), pricing.get("per_unit")
+    if unit_price is None or not per_unit:
+        return ""
+    return f"{price(str(unit_price))} per {str(per_unit).replace('_', ' ')}"
+
+
+def _source(source: Any) -> str:
+    return "" if source in (None, "gateway") else str(source)
 
 
 def _time(raw: Any, time_text: TimeText) -> datetime:
