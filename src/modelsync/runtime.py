@@ -21,6 +21,7 @@ from modelsync.fetch import Fetcher, FetchPolicy, build_client
 from modelsync.guard import GuardPolicy
 from modelsync.store import create_store
 from modelsync.store.base import GatewayRegistration, RetentionPolicy, Store
+from modelsync.sync.offload import INLINE, Offload
 from modelsync.sync.runner import SyncRunner
 
 
@@ -71,8 +72,10 @@ async def open_runtime(
     clock: Clock | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     store: Store | None = None,
+    offload: Offload = INLINE,
 ) -> AsyncIterator[Runtime]:
-    """Open the store (migrating SQLite on first use), register the gateways, build the runner."""
+    """Open the store (migrating SQLite on first use), register the gateways, build the runner
+    (``offload``: where a run's CPU work goes; ``serve`` keeps it off its event loop)."""
     clock = clock or SystemClock()
     gateways = resolve_gateways(settings)
     own_store = store is None
@@ -102,6 +105,7 @@ async def open_runtime(
                 run_deadline_s=scheduler.run_deadline_s,
                 full_resync_s=scheduler.full_resync_s,
                 identity=settings.identity.overrides(),
+                offload=offload,
             )
             await runner.identity.migrate(store, clock)
             yield Runtime(settings, gateways, store, client, runner, clock, owner)

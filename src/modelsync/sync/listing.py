@@ -22,7 +22,7 @@ itself chose, so collision resistance against an adversary buys nothing, and at 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -65,8 +65,26 @@ class Listing:
     pages: list[Page] = field(default_factory=list)
 
 
-def decode_page(response: FetchResponse) -> Any:
-    """The JSON document of a response; an HTML error page or bad JSON is a PayloadError."""
+Loads = Callable[[bytes], Awaitable[Any]]
+"""How a page's bytes become its document (``orjson.loads``, maybe off the event loop)."""
+
+
+async def _inline_loads(body: bytes) -> Any:
+    return orjson.loads(body)
+
+
+async def decode_page_with(response: FetchResponse, loads: Loads) -> Any:
+    """The JSON document of a response, decoded by ``loads``; an HTML error page or bad JSON
+    is a PayloadError."""
+    refuse_html(response)
+    try:
+        return await loads(response.body)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadError(f"malformed JSON from {response.url}: {exc}") from None
+
+
+def refuse_html(response: FetchResponse) -> None:
+    """An HTML error page (a proxy's, a login wall) is a PayloadError naming its title."""
     body = response.body
     content_type = response.headers.get("content-type", "")
     if "html" in content_type or body[:4096].lstrip()[:1] == b"<":
@@ -77,10 +95,6 @@ def decode_page(response: FetchResponse) -> Any:
             f"got an HTML page{shown} with status {response.status} instead of JSON "
             f"from {response.url}"
         )
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise PayloadError(f"malformed JSON from {response.url}: {exc}") from None
 
 
 HASH_PREFIX = "xxh3-128/"
@@ -146,9 +160,11 @@ async def fetch_listing(
     previous_hash: str | None,
     validators: Validators | None,
     budget: Callable[[], float] | None = None,
+    loads: Loads = _inline_loads,
 ) -> Listing:
     """Every page of the gateway's list; short-circuits on 304 and on an identical first page
-    when the last listing was one page. ``budget`` gives the seconds left for the run."""
+    when the last listing was one page. ``budget`` gives the seconds left for the run; ``loads``
+    decodes each page (the runner's keeps big bodies off the event loop)."""
     origins = Origins.of(config, upstream)
     if not one_page(previous_hash):
         validators = None
@@ -186,7 +202,7 @@ async def fetch_listing(
                 validators=response.validators,
                 identical=True,
             )
-        page = Page(decode_page(response), response.headers)
+        page = Page(await decode_page_with(response, loads), response.headers)
         pages.append(page)
         following = adapter.next_request(config, request, page)
         if following is None:

@@ -58,6 +58,7 @@ from modelsync.store.base import GatewayState, LeaseGrant, RunRecord, RunResult,
 from modelsync.sync.identities import IdentityUpkeep
 from modelsync.sync.lease import LeaseKeeper
 from modelsync.sync.listing import Listing, PageFetcher, fetch_listing
+from modelsync.sync.offload import INLINE, Offload
 from modelsync.sync.schedule import full_resync_due
 from modelsync.sync.snapshot import Snapshot, read_snapshot
 
@@ -183,6 +184,7 @@ class SyncRunner:
         run_deadline_s: float = 300.0,
         full_resync_s: float = 24 * 60 * 60,
         identity: IdentityOverrides = NO_OVERRIDES,
+        offload: Offload = INLINE,
     ) -> None:
         self._store = store
         self._fetcher = fetcher
@@ -195,6 +197,7 @@ class SyncRunner:
         self._lease_wait_s = lease_ttl_s + 5 if lease_wait_s is None else lease_wait_s
         self._run_deadline_s = run_deadline_s
         self._full_resync_s = full_resync_s
+        self._offload = offload  # where decode, normalize, diff, plan and remember run
         self.identity = IdentityUpkeep(identity, self._adapter_named)
         self._adapters: dict[str, GatewayAdapter] = {}
         self._memos: dict[str, _Memo] = {}
@@ -455,6 +458,7 @@ class SyncRunner:
             previous_hash=None if full else state.body_hash,
             validators=None if full else Validators(state.etag, state.last_modified),
             budget=budget,
+            loads=self._offload.loads,
         )
         if listing.not_modified or listing.identical:
             outcome = RunOutcome.NOT_MODIFIED if listing.not_modified else RunOutcome.UNCHANGED
@@ -468,6 +472,26 @@ class SyncRunner:
             previous = memo.entries
         else:
             previous = dict((await self._store.load_catalog(name)).entries)
+        snapshot, plan = await self._offload.call(
+            self._plan, gateway, listing, previous, state=state, full=full
+        )
+        outcome = RunOutcome.UNCHANGED if plan.is_empty else RunOutcome.CHANGED
+        record = self._record(
+            name, trigger, outcome, started,
+            listing=listing, full=full, total_models=plan.total_models, plan=plan,
+        )  # fmt: skip
+        return _Attempt(record, None if plan.is_empty else plan, previous, snapshot)
+
+    def _plan(
+        self,
+        gateway: ResolvedGateway,
+        listing: Listing,
+        previous: dict[str, CatalogEntry],
+        *,
+        state: GatewayState,
+        full: bool,
+    ) -> tuple[Snapshot, SyncPlan]:
+        """The CPU-heavy middle of a run (check, normalize, diff, plan): off the loop in serve."""
         snapshot = read_snapshot(
             self.adapter(gateway),
             listing.pages,
@@ -479,7 +503,7 @@ class SyncRunner:
         )
         del listing.pages[:]  # the decoded pages are done with: free them before the diff
         plan = plan_sync(
-            name,
+            gateway.name,
             diff_catalogs(previous, snapshot.models, snapshot.unchanged),
             total_models=snapshot.count,
             policy=self._guard,
@@ -487,12 +511,7 @@ class SyncRunner:
         if full:  # the daily full resync also rewrites the never-compared extra fields
             refreshed = stale_extras(previous, snapshot.models)
             plan = replace(plan, upserts=(*plan.upserts, *refreshed)) if refreshed else plan
-        outcome = RunOutcome.UNCHANGED if plan.is_empty else RunOutcome.CHANGED
-        record = self._record(
-            name, trigger, outcome, started,
-            listing=listing, full=full, total_models=plan.total_models, plan=plan,
-        )  # fmt: skip
-        return _Attempt(record, None if plan.is_empty else plan, previous, snapshot)
+        return snapshot, plan
 
     async def _finish(
         self,
@@ -525,7 +544,9 @@ class SyncRunner:
             self._log_run(state, failed, None)
             return _summary(failed, began, self._clock)
         if attempt.snapshot is not None and attempt.previous is not None:
-            entries = remember(attempt.previous, attempt.plan, attempt.snapshot)
+            entries = await self._offload.call(
+                remember, attempt.previous, attempt.plan, attempt.snapshot
+            )
             self._memos[name] = _Memo(result.gateway_version, entries)
         self._log_run(state, record, attempt.error)
         if attempt.plan is not None:
