@@ -100,6 +100,9 @@ class SchedulerSettings(BaseModel):
     """A webhook hint waits this long, so a burst of hints makes one verification sync."""
     hint_min_interval_s: float = Field(5.0, ge=0)
     """Verification syncs of one gateway start at least this far apart."""
+    first_run_window_s: float | None = Field(3600.0, ge=0)
+    """A gateway with no scheduled run yet (a fresh start) runs first at a random point of its
+    interval or of this window, whichever is shorter (``None``: its interval)."""
 
 
 class IdentitySettings(BaseModel):

@@ -119,7 +119,9 @@ class Rig:
         runner: SyncRunner | None = None,
         **policy: Any,
     ) -> Scheduler:
-        """A scheduler on ``runtime`` with a 10 ms tick; stopped with the rig."""
+        """A scheduler on ``runtime`` with a 10 ms tick; stopped with the rig. First runs
+        spread over 30 s unless ``first_run_window_s`` says otherwise."""
+        policy.setdefault("first_run_window_s", 30.0)
         scheduler = Scheduler(
             runner=runner or runtime.runner,
             store=runtime.store,

@@ -372,3 +372,25 @@ async def _equal(found: Awaitable[list[str]], expected: list[str]) -> bool:
 
 async def _more(found: Awaitable[list[StoredRun]], than: int) -> bool:
     return len(await found) > than
+
+
+@pytest.mark.parametrize("window_s", [None, 60.0])
+async def test_first_runs_spread_over_each_interval_or_the_window(
+    rig: Rig, window_s: float | None
+) -> None:
+    """A fresh start schedules each gateway's first run within its own interval (or the start-up
+    window when shorter), not all within 30 s (issue 12 item 5); the injected clock and draws
+    make it exact."""
+    runtime = await rig.runtime()
+    draws = iter([0.25, 0.75] * GATEWAYS)
+    scheduler = rig.scheduler(runtime, rng=lambda: next(draws), first_run_window_s=window_s)
+    await scheduler.start()
+    now = rig.clock.now()
+    rows = sorted((await states(runtime)).values(), key=lambda row: row.name)
+    for row in rows:
+        window = row.interval_s if window_s is None else min(row.interval_s, window_s)
+        offset = (row.next_run_at - now).total_seconds() if row.next_run_at else -1
+        assert offset in (window * 0.25, window * 0.75), (row.name, offset, window)
+    if window_s is None:
+        assert max(row.next_run_at for row in rows if row.next_run_at) - now > timedelta(seconds=30)
+    assert not rig.transport.requests, "nothing ran at start"

@@ -63,7 +63,7 @@ def test_next_run_after(
     ("persisted", "jitter", "expected"),
     [
         (NOW + timedelta(minutes=7), 0.9, NOW + timedelta(minutes=7)),
-        (None, 0.5, NOW + timedelta(seconds=15)),
+        (None, 0.5, NOW + timedelta(seconds=450)),
         (NOW - timedelta(hours=3), 0.0, NOW),
         (NOW - timedelta(hours=3), 1.0, NOW + timedelta(seconds=30)),
     ],
@@ -76,6 +76,44 @@ def test_startup_resumes_or_spreads(
         startup_next_run(persisted, now=NOW, interval_s=900, policy=POLICY, jitter_value=jitter)
         == expected
     )
+
+
+@pytest.mark.parametrize(
+    ("interval_s", "window_s", "jitter", "after_s"),
+    [
+        (900, 3600.0, 0.5, 450),  # within its interval
+        (86_400, 3600.0, 0.5, 1800),  # a daily gateway: within the window
+        (86_400, 3600.0, 0.999, 3596.4),
+        (86_400, None, 0.25, 21_600),  # no window: the whole interval
+        (60, 3600.0, 1.0, 60),
+        (900, 0.0, 0.7, 0),  # a zero window: at once
+    ],
+)
+def test_first_runs_spread_over_the_interval_or_the_window(
+    interval_s: float, window_s: float | None, jitter: float, after_s: float
+) -> None:
+    """A gateway never scheduled (a fresh start) runs first at a random point of its interval,
+    or of the start-up window when shorter: not all within 30 s (issue 12 item 5)."""
+    policy = SchedulePolicy(first_run_window_s=window_s)
+    when = startup_next_run(
+        None, now=NOW, interval_s=interval_s, policy=policy, jitter_value=jitter
+    )
+    assert when == NOW + timedelta(seconds=after_s)
+
+
+def test_first_runs_of_many_gateways_are_spread_out() -> None:
+    """1,000 daily gateways with uniform draws: at most a handful start in any one minute."""
+    policy = SchedulePolicy()
+    starts = sorted(
+        startup_next_run(None, now=NOW, interval_s=86_400, policy=policy, jitter_value=i / 1000)
+        for i in range(1000)
+    )
+    per_minute = max(
+        sum(1 for start in starts if minute <= (start - NOW).total_seconds() < minute + 60)
+        for minute in range(0, 3600, 60)
+    )
+    assert per_minute <= 17
+    assert starts[-1] - NOW <= timedelta(hours=1)
 
 
 def test_startup_spread_never_exceeds_a_short_interval() -> None:

@@ -1,5 +1,47 @@
-"""The ``modelsync`` command and the front end's ``sync-models`` / ``model-sync-status``."""
+"""The ``modelsync`` command and the front end's ``sync-models`` / ``model-sync-status``.
 
-from modelsync.cli.app import app, main, model_sync_status_main, sync_models_main
+Nothing of the command line is imported until a command needs it: ``modelsync --help`` and
+``modelsync --version`` are answered by :mod:`modelsync.cli.quick` alone (issue 12 item 5).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from modelsync.cli.quick import quick_answer
 
 __all__ = ["app", "main", "model_sync_status_main", "sync_models_main"]
+
+
+def main() -> None:
+    """``modelsync``."""
+    answer = quick_answer(sys.argv[1:])
+    if answer is not None:
+        sys.stdout.write(answer)
+        return
+    from modelsync.cli.app import main as app_main
+
+    app_main()
+
+
+def sync_models_main() -> None:
+    """``sync-models [GATEWAY]``: the front end's name for ``modelsync sync``."""
+    from modelsync.cli.app import sync_models_main as run
+
+    run()
+
+
+def model_sync_status_main() -> None:
+    """``model-sync-status``: the front end's name for ``modelsync status``."""
+    from modelsync.cli.app import model_sync_status_main as run
+
+    run()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from modelsync.cli.app import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,6 +17,7 @@ import orjson
 import typer
 from rich.console import Console
 
+from modelsync.cli.quick import version_line
 from modelsync.config import Settings, find_gateway, load_settings, resolve_gateways
 from modelsync.errors import ConfigError, ModelsyncError
 from modelsync.observability import configure_logging
@@ -31,6 +32,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(version_line())
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Keep a catalog of AI models current across inference gateways."""
+
+
 app.add_typer(db_app, name="db")
 
 out = Console()
@@ -123,11 +144,12 @@ def status(
     remote: RemoteOption = None,
 ) -> None:
     """Show every gateway's health, schedule and last outcome."""
-    from modelsync.cli.remote import remote_status
     from modelsync.cli.views import read_status, render_status
 
     settings = _settings()
     if remote:
+        from modelsync.cli.remote import remote_status
+
         token = _admin_token(settings)
         rows = _guard(lambda: remote_status(remote, token, gateway))
     else:

@@ -9,18 +9,50 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from modelsync.config import Settings
-from modelsync.runtime import open_runtime
+from modelsync.config import ResolvedGateway, Settings, resolve_gateways
+from modelsync.store import create_store
+from modelsync.store.base import GatewayState
 from modelsync.sync.health import status_json
 
 HEALTH_STYLE = {"ok": "green", "degraded": "yellow", "failing": "bold red", "disabled": "dim"}
 
 
 async def read_status(settings: Settings, names: Sequence[str] | None) -> list[dict[str, Any]]:
-    async with open_runtime(settings) as runtime:
-        states = await runtime.store.gateway_states(names)
+    """Every (or the named) gateway's status: one query on the store alone, while the rows are
+    registered as configured; else through the runtime, which registers them first."""
+    gateways = resolve_gateways(settings)
+    store = create_store(settings.database_url)
+    await store.open()
+    try:
+        states = await store.gateway_states(names)
+    finally:
+        await store.close()
+    if not registered(states, gateways, names):
+        from modelsync.runtime import open_runtime
+
+        async with open_runtime(settings) as runtime:
+            states = await runtime.store.gateway_states(names)
     failing_after = settings.scheduler.breaker_threshold
     return [status_json(state, failing_after=failing_after) for state in states]
+
+
+def registered(
+    states: Sequence[GatewayState],
+    gateways: dict[str, ResolvedGateway],
+    names: Sequence[str] | None,
+) -> bool:
+    """PURE: the rows are those the configuration would register (names, tier, interval, on/off
+    and why)."""
+    wanted = set(gateways) if names is None else set(names)
+    rows = {state.name: state for state in states}
+    if not wanted <= set(rows):
+        return False
+    return all(
+        (row.tier, row.interval_s, row.enabled, row.disabled_reason)
+        == (gateway.spec.tier.value, gateway.interval_s, gateway.enabled, gateway.disabled_reason)
+        for name, row in rows.items()
+        if (gateway := gateways.get(name)) is not None and name in wanted
+    )
 
 
 def _when(value: str | None) -> str:
@@ -71,6 +103,8 @@ def render_status(console: Console, rows: Sequence[dict[str, Any]]) -> None:
 async def read_changes(
     settings: Settings, *, since: int | None, gateway: str | None, limit: int
 ) -> dict[str, Any]:
+    from modelsync.runtime import open_runtime
+
     async with open_runtime(settings) as runtime:
         records = await runtime.store.list_changes(since=since, gateway=gateway, limit=limit)
     changes = [record.to_json() for record in records]

@@ -8,9 +8,11 @@
   triggers are refused until the backed-off next run comes; then it is *half open* and exactly
   that one run goes through as the probe. Its success closes the breaker; its failure opens it
   again for a longer back-off.
-* At start-up a persisted next run in the future is kept (a restart resumes the schedule); one
-  that is missing or overdue is spread at random over a short window, so a restart never
-  stampedes every gateway at once.
+* At start-up a persisted next run in the future is kept (a restart resumes the schedule). A
+  gateway that has none (a fresh start, a new gateway) runs first at a random point of its
+  interval, or of ``first_run_window_s`` when that is shorter: a thousand gateways' first runs
+  spread over an hour, not a minute. An overdue one is spread over a short window
+  (``startup_spread_s``): it is late already.
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ class SchedulePolicy:
     jitter: float = 0.1
     """Up to this share of the interval is added at random to every next run."""
     startup_spread_s: float = 30.0
-    """Missing or overdue next runs are spread over this window (or the interval, if shorter)."""
+    """Overdue next runs are spread over this window (or the interval, if shorter)."""
+    first_run_window_s: float | None = 3600.0
+    """Missing next runs (first runs) are spread over this window, or the gateway's interval if
+    shorter (``None``: always the interval)."""
     hint_debounce_s: float = 1.0
     hint_min_interval_s: float = 5.0
 
@@ -77,10 +82,16 @@ def startup_next_run(
     policy: SchedulePolicy,
     jitter_value: float,
 ) -> datetime:
-    """Keep a future persisted next run; spread a missing or overdue one over a short window."""
+    """Keep a future persisted next run; spread a missing one over the gateway's interval (at
+    most ``first_run_window_s``), an overdue one over ``startup_spread_s``."""
     if persisted is not None and persisted > now:
         return persisted
-    window = min(interval_s, policy.startup_spread_s)
+    if persisted is None:
+        window = interval_s
+        if policy.first_run_window_s is not None:
+            window = min(window, policy.first_run_window_s)
+    else:
+        window = min(interval_s, policy.startup_spread_s)
     return now + timedelta(seconds=window * jitter_value)
 
 

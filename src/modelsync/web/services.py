@@ -60,6 +60,7 @@ def schedule_policy(settings: Settings) -> SchedulePolicy:
         breaker_threshold=scheduler.breaker_threshold,
         hint_debounce_s=scheduler.hint_debounce_s,
         hint_min_interval_s=scheduler.hint_min_interval_s,
+        first_run_window_s=scheduler.first_run_window_s,
     )
 
 
