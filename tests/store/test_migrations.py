@@ -20,6 +20,7 @@ from modelsync.domain import Pricing
 from modelsync.errors import ConfigError, StoreError
 from modelsync.store import create_store, migrate
 from modelsync.store.base import ModelQuery
+from modelsync.store.database import quick_head
 from modelsync.store.engine import create_engine, database_url, dialect_flags
 from modelsync.store.rows import model_values, registration_values
 from modelsync.store.schema import gateways, is_search_object, metadata, models
@@ -277,3 +278,9 @@ async def test_price_units_migration_rewrites_stored_pricing(fresh_url: str) -> 
     await run_on(fresh_url, downgrade)
     await migrate.upgrade(fresh_url)
     assert await run_on(fresh_url, schema_differences) == []
+
+
+def test_the_newest_file_names_the_head_revision() -> None:
+    """The store skips Alembic when the stamped revision is the newest migration file's number
+    (issue 12 item 5): each migration is ``NNNN_what.py`` with revision ``"NNNN"``."""
+    assert quick_head() == migrate.head_revision()
