@@ -10,12 +10,20 @@ database). The child's peak RSS is its own ``ru_maxrss`` from ``os.wait4``. The 
 case uses tiny entries (``{"id": ...}``, 14 MB, the shape that took 8.96 GB before) and the
 default count bound (100,000): it must be rejected under 500 MB.
 
-    python benchmarks/bench_memory.py [--sizes 50000 300000] [--rejected 1000000]
+``serve`` (issue 12 item 2): a child process opens the service's runtime (the runner with its
+off-loop worker, as ``serve`` does), syncs one gateway, collects, and reports what stays: its
+RSS growth over the process before the sync, and the deep size of the runner's memo (what the
+next run diffs against), per model. Target: under 2 KB per model kept between runs.
+
+    python benchmarks/bench_memory.py [--sizes 5000 50000 300000] [--rejected 1000000]
+        [--resident 5000 50000]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import gc
 import os
 import subprocess
 import sys
@@ -26,6 +34,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import orjson
+
+from modelsync.config import load_settings
+from modelsync.runtime import open_runtime
+from modelsync.sync.offload import Offload
 
 BIN = Path(sys.executable).parent
 MB = 1_000_000
@@ -158,14 +170,69 @@ def outcome_of(code: int, tail: str) -> str:
     return f"exit {code}"
 
 
+def deep_size(value: object, seen: set[int]) -> int:
+    """Bytes of ``value`` and everything it holds that was not counted yet (slots objects,
+    containers, strings, numbers: what a memo is made of)."""
+    if id(value) in seen:
+        return 0
+    seen.add(id(value))
+    size = sys.getsizeof(value)
+    if isinstance(value, dict):
+        size += sum(deep_size(k, seen) + deep_size(v, seen) for k, v in value.items())
+    elif isinstance(value, list | tuple | set | frozenset):
+        size += sum(deep_size(item, seen) for item in value)
+    elif hasattr(type(value), "__slots__"):
+        for cls in type(value).__mro__:
+            for slot in getattr(cls, "__slots__", ()):
+                if hasattr(value, slot):
+                    size += deep_size(getattr(value, slot), seen)
+    return size
+
+
+def rss_now() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+async def resident(count: int) -> None:
+    """In a child: ``serve``'s runtime syncs ``count`` models; prints RSS growth and memo size."""
+    offload = Offload()
+    async with open_runtime(load_settings(), offload=offload) as runtime:
+        gc.collect()
+        before = rss_now()
+        summary = await runtime.runner.run("bench")
+        gc.collect()
+        await asyncio.sleep(0.5)  # the offload gives freed heap back to the system meanwhile
+        after = rss_now()
+        memos = runtime.runner._memos  # what the runner keeps is the measurement
+        kept = deep_size(memos, set())
+        print(f"{summary.outcome.value} {before} {after} {kept}")
+    offload.close()
+
+
+def report_resident(count: int, line: str) -> None:
+    outcome, before, after, kept = line.split()
+    grown = int(after) - int(before)
+    print(
+        f"  {count:>9,} models  RSS +{grown / MIB:7.1f} MiB ({grown / count:6.0f} B/model)  "
+        f"memo {int(kept) / MIB:6.1f} MiB ({int(kept) / count:5.0f} B/model kept between runs, "
+        f"target < 2048)  [{outcome}]"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="*", default=[50_000, 300_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[5_000, 50_000, 300_000])
     parser.add_argument("--rejected", type=int, default=1_000_000)
+    parser.add_argument("--resident", type=int, nargs="*", default=[5_000, 50_000])
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--resident-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve()
+        return
+    if args.resident_child:
+        asyncio.run(resident(args.resident_child))
         return
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as root, upstream() as base:
         folder = Path(root)
@@ -191,6 +258,21 @@ def main() -> None:
             mb = len(tiny(args.rejected)) / MB
             verdict = "within" if peak < REJECTED_BUDGET and outcome == "rejected" else "OVER"
             print(f"  ({mb:.0f} MB body; {verdict} the 500 MB budget of the rejected path)")
+        if args.resident:
+            print("what `serve` keeps after syncing one gateway (runner memo; RSS after a collect)")
+        for size in args.resident:
+            case = folder / f"resident{size}"
+            case.mkdir()
+            env = sync_env(f"{base}/full/{size}/0/api/v1/models", case, max(size, 100_000))
+            child = [sys.executable, __file__, "--resident-child", str(size)]
+            done = subprocess.run(
+                child, check=False, env=env, cwd=case, capture_output=True, text=True
+            )
+            lines = done.stdout.strip().splitlines()
+            if done.returncode or not lines:
+                print(f"  {size:>9,} models  failed: {done.stderr.strip()[-300:]}")
+                continue
+            report_resident(size, lines[-1])
 
 
 if __name__ == "__main__":

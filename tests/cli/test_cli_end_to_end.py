@@ -301,6 +301,7 @@ def postgres_database() -> Iterator[str]:
 
 
 @pytest.mark.postgres
+@pytest.mark.timeout(180)  # five commands, one a sync of every gateway: > 60 s at load 14
 def test_db_upgrade_then_sync_on_postgres(
     simulator: str, tmp_path: Path, postgres_database: str
 ) -> None:

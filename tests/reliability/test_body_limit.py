@@ -17,11 +17,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from conftest import SHARED_FIXTURES, serving, shared_fixture
-from modelsync.config import HttpSettings
+from modelsync.config import GuardSettings, HttpSettings
 from modelsync.fetch import Fetcher, FetchPolicy, build_client
 
-MODEL_COUNT_BOUND = 100_000
-"""The default count bound of one gateway's snapshot (the hardening issue's)."""
+MODEL_COUNT_BOUND = GuardSettings().max_models
+"""The configured default count bound of one gateway's snapshot (the hardening issue's)."""
 OLD_LIMIT = 32 * 1024 * 1024
 """The limit before: an OpenRouter catalog above about 26,000 models failed."""
 CATALOGS = sorted(

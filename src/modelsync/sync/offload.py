@@ -28,6 +28,7 @@ its peak memory at one copy of the document.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import multiprocessing
 from collections.abc import Callable, Iterator
@@ -48,6 +49,18 @@ SPLIT_BYTES = 2_000_000
 """Bodies up to this size are decoded in the thread (``orjson.loads`` holds the GIL ~2-5 ms)."""
 
 Path = tuple[str | int, ...]
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (None elsewhere)."""
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+_TRIM = _malloc_trim()
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +181,13 @@ class Offload:
                 if self._busy == 0:
                     gc.freeze()
                     gc.enable()
+                    self._give_back()
+
+    def _give_back(self) -> None:
+        """Hand the heap a big run freed back to the system (glibc keeps it otherwise: a
+        50,000-model sync left 5.6 KB a model resident where the memo is 1.2 KB), in a thread."""
+        if _TRIM is not None:
+            asyncio.get_running_loop().run_in_executor(None, _TRIM, 0)
 
     def _start(self) -> Executor:
         """The worker process, started and answering (in a thread: starting it waits on the
