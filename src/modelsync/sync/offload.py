@@ -18,8 +18,9 @@ gateway. :class:`Offload` moves it:
   millions of containers, and each full collection they trigger walks them all for 0.3-2 s
   (profiled: it found nothing to collect; JSON documents and the diff's values hold no cycles,
   reference counting frees them). While offloaded work runs, automatic collection is paused;
-  when the last piece ends it resumes and what is alive then (the memo a diff needs) is moved out
-  of the collector's sight (``gc.freeze``): later full passes walk only newer objects.
+  when the last piece of a big run ends it resumes and what is alive then (the memo a diff
+  needs) is moved out of the collector's sight (``gc.freeze``): later full passes walk only
+  newer objects.
 
 The CLI has no loop to keep free: :data:`INLINE` runs everything where it is called, and keeps
 its peak memory at one copy of the document.
@@ -49,6 +50,12 @@ SPLIT_BYTES = 2_000_000
 """Bodies up to this size are decoded in the thread (``orjson.loads`` holds the GIL ~2-5 ms)."""
 
 Path = tuple[str | int, ...]
+
+FREEZE_AFTER = 200_000
+"""Containers left alive by the offloaded work (``gc.get_count()[0]`` while the collector was
+paused) above which the survivors are frozen and the heap trimmed: a small gateway's run leaves
+its few objects to the collector as usual, so a cycle that happened to be alive at that moment
+is never frozen for good after every run."""
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
@@ -179,9 +186,10 @@ class Offload:
             if self._busy:
                 self._busy -= 1
                 if self._busy == 0:
-                    gc.freeze()
+                    if gc.get_count()[0] > FREEZE_AFTER:  # a big run: what it keeps is frozen
+                        gc.freeze()
+                        self._give_back()
                     gc.enable()
-                    self._give_back()
 
     def _give_back(self) -> None:
         """Hand the heap a big run freed back to the system (glibc keeps it otherwise: a
