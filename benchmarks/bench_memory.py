@@ -35,10 +35,6 @@ from pathlib import Path
 
 import orjson
 
-from modelsync.config import load_settings
-from modelsync.runtime import open_runtime
-from modelsync.sync.offload import Offload
-
 BIN = Path(sys.executable).parent
 MB = 1_000_000
 MIB = 1024 * 1024
@@ -195,7 +191,12 @@ def rss_now() -> int:
 
 
 async def resident(count: int) -> None:
-    """In a child: ``serve``'s runtime syncs ``count`` models; prints RSS growth and memo size."""
+    """In a child: ``serve``'s runtime syncs ``count`` models; prints RSS growth and memo size.
+    (Imported here: the parent stays small, or every child it forks would count its pages.)"""
+    from modelsync.config import load_settings  # noqa: PLC0415
+    from modelsync.runtime import open_runtime  # noqa: PLC0415
+    from modelsync.sync.offload import Offload  # noqa: PLC0415
+
     offload = Offload()
     async with open_runtime(load_settings(), offload=offload) as runtime:
         gc.collect()
