@@ -181,6 +181,8 @@ def test_invalidate_each_form(
     assert answer == {
         "invalidated": {"tags": sorted(tags), "paths": sorted(paths)},
         "at": START.isoformat(),
+        "reason": "api",
+        "purgers": [],
     }
     manifest = client.app.state.services.manifest  # type: ignore[attr-defined]
     assert all(manifest.invalidated_at(tag) == START for tag in tags)

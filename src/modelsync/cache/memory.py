@@ -12,6 +12,14 @@ invalidations older than that are dropped as new ones arrive. Past ``max_tags`` 
 the oldest are dropped too, and the manifest's *floor* moves up to their time: every entry
 stored at or before the floor counts as stale, which is exactly what the dropped tags could
 have said (and possibly more: an early miss, never a stale hit).
+
+**Generations.** Besides its time, every invalidation takes the next *generation* (a counter
+of this manifest). A response cache asks for the current generation (:meth:`generation`)
+*before* it reads the data it will store, and stores the entry with it; the entry is stale when
+any of its tags (or its path) was marked with a later generation (:meth:`is_stale_since`). This
+closes the race of a read that started before an invalidation and stores its result after it
+(its generation is older than the invalidation's), and it needs no clock: entries stored in the
+same instant as an invalidation, on a frozen clock, are judged exactly.
 """
 
 from __future__ import annotations
@@ -49,6 +57,10 @@ class MemoryTagManifest:
         self._retain = timedelta(seconds=retain_s)
         self._max_tags = max_tags
         self._floor: datetime | None = None
+        self._generation = 0
+        self._tag_gens: dict[str, int] = {}
+        self._path_gens: dict[str, int] = {}
+        self._floor_generation = 0
         self._log: deque[InvalidationRecord] = deque()
         self._log_size = log_size
         self._log_items = log_items
@@ -62,10 +74,16 @@ class MemoryTagManifest:
     def apply(self, invalidation: Invalidation, *, reason: str) -> InvalidationRecord:
         """The synchronous core of :meth:`invalidate`; returns the logged record."""
         now = self._clock.now()
-        for marks, keys in ((self._tags, invalidation.tags), (self._paths, invalidation.paths)):
+        self._generation += 1
+        generation = self._generation
+        for marks, gens, keys in (
+            (self._tags, self._tag_gens, invalidation.tags),
+            (self._paths, self._path_gens, invalidation.paths),
+        ):
             for key in keys:
                 marks[key] = now
                 marks.move_to_end(key)
+                gens[key] = generation
         self._forget(now)
         record = InvalidationRecord(now, reason, invalidation)
         self._count += 1
@@ -80,15 +98,17 @@ class MemoryTagManifest:
     def _forget(self, now: datetime) -> None:
         """Drop what no cached entry can need, then the oldest past ``max_tags`` (the floor)."""
         horizon = now - self._retain
-        for marks in (self._tags, self._paths):
+        for marks, gens in ((self._tags, self._tag_gens), (self._paths, self._path_gens)):
             while marks and _oldest(marks) < horizon:
-                marks.popitem(last=False)
+                key, _ = marks.popitem(last=False)
+                self._floor_generation = max(self._floor_generation, gens.pop(key))
         while len(self._tags) + len(self._paths) > self._max_tags:
-            marks = self._tags
+            marks, gens = self._tags, self._tag_gens
             if not marks or (self._paths and _oldest(self._paths) < _oldest(marks)):
-                marks = self._paths
-            _, at = marks.popitem(last=False)
+                marks, gens = self._paths, self._path_gens
+            key, at = marks.popitem(last=False)
             self._floor = at if self._floor is None else max(self._floor, at)
+            self._floor_generation = max(self._floor_generation, gens.pop(key))
 
     def invalidated_at(self, tag: str) -> datetime | None:
         """When ``tag`` was last invalidated, if ever."""
@@ -112,6 +132,28 @@ class MemoryTagManifest:
         if path is not None:
             at = self._paths.get(path)
             return at is not None and at >= stored_at
+        return False
+
+    @property
+    def generation(self) -> int:
+        """The generation of the latest invalidation (0 before any): take it before a read."""
+        return self._generation
+
+    def is_stale_since(
+        self, tags: Iterable[str], generation: int, *, path: str | None = None
+    ) -> bool:
+        """Whether data read at ``generation`` with these tags (and path) must be dropped:
+        some tag (or the path) was invalidated later, or forgotten past the floor."""
+        if self._floor_generation > generation:
+            return True
+        seen = self._tag_gens.get
+        for tag in tags:
+            mark = seen(tag)
+            if mark is not None and mark > generation:
+                return True
+        if path is not None:
+            mark = self._path_gens.get(path)
+            return mark is not None and mark > generation
         return False
 
     def recent(self, limit: int | None = None) -> list[InvalidationRecord]:

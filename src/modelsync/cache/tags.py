@@ -9,7 +9,12 @@ The vocabulary is the front end's, so one :class:`Invalidation` speaks to every 
 ``model:{id}``              one model's page and JSON (canonical id)
 ``models:search``           search results
 ``rankings``                rankings and "new models" views
+``changes``                 the change history (``/api/changes``, ``/changes``)
+``sync:status``             the sync status (``/api/sync/status``, ``/status``)
 ==========================  =====================================================
+
+The last two are the service's own: every run that records changes drops ``changes``, and every
+run, health change or webhook drops ``sync:status``.
 
 Every changed model is invalidated, however many; batching is the purgers' business.
 """
@@ -27,6 +32,8 @@ from modelsync.domain import ChangeKind, SyncPlan
 MODELS_ALL = "models:all"
 MODELS_SEARCH = "models:search"
 RANKINGS = "rankings"
+CHANGES = "changes"
+SYNC_STATUS = "sync:status"
 LISTING_KINDS = frozenset({ChangeKind.ADDED, ChangeKind.REMOVED, ChangeKind.RESTORED})
 """Kinds that change which models exist, so every list and the rankings change too."""
 _KINDS = frozenset(ChangeKind)
@@ -119,6 +126,48 @@ def for_plan(plan: SyncPlan) -> Invalidation:
         if renamed is not None and isinstance(renamed[0], str):
             pairs.append((change.kind, renamed[0]))
     return for_changes(plan.gateway, pairs)
+
+
+def for_run(plan: SyncPlan, presence_changed: Collection[str] = ()) -> Invalidation:
+    """An applied run: its plan's changes (:func:`for_plan`), the models whose served status it
+    changed without a change record (marked missing, back from missing), the change history
+    when it recorded changes, and the status (every run moves it)."""
+    invalidation = for_plan(plan) | models_changed(plan.gateway, presence_changed, listing=False)
+    if plan.changes:
+        return invalidation | Invalidation(
+            frozenset({SYNC_STATUS, CHANGES}), frozenset({"/status", "/changes"})
+        )
+    return invalidation | for_sync_status()
+
+
+def for_sync_status(gateway: str | None = None) -> Invalidation:
+    """A run started or ended, a webhook arrived: the status answers and page."""
+    del gateway  # one tag for every status answer: they all show every running gateway
+    return Invalidation(frozenset({SYNC_STATUS}), frozenset({"/status"}))
+
+
+def list_tags(gateways: Iterable[str], *, search: bool) -> frozenset[str]:
+    """The tags of a list of models drawn from ``gateways`` (search results also carry
+    ``models:search``): any change of any of them drops the list."""
+    tags = {MODELS_ALL, *(gateway_tag(name) for name in gateways)}
+    if search:
+        tags.add(MODELS_SEARCH)
+    return frozenset(tags)
+
+
+def model_tags(model_id: str, gateways: Iterable[str]) -> frozenset[str]:
+    """A model's page and JSON: ``model:{id}`` and the tag of every gateway offering it."""
+    return frozenset({model_tag(model_id), *(gateway_tag(name) for name in gateways)})
+
+
+def changes_tags(gateway: str | None = None, model_id: str | None = None) -> frozenset[str]:
+    """A page of the change history (filtered by gateway or model: their tags as well)."""
+    tags = {CHANGES}
+    if gateway is not None:
+        tags.add(gateway_tag(gateway))
+    if model_id is not None:
+        tags.add(model_tag(model_id))
+    return frozenset(tags)
 
 
 def for_gateway_status(gateway: str) -> Invalidation:

@@ -181,6 +181,53 @@ def changes(
 
 
 @app.command()
+def invalidate(
+    *,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="A cache tag (repeat for more).")
+    ] = None,
+    path: Annotated[
+        list[str] | None, typer.Option("--path", help="A page path (repeat for more).")
+    ] = None,
+    type_: Annotated[
+        str | None,
+        typer.Option(
+            "--type", help="models, model-detail, rankings, search or all (the front end's form)."
+        ),
+    ] = None,
+    gateway: Annotated[str | None, typer.Option(help="With --type: one gateway.")] = None,
+    model_id: Annotated[
+        str | None, typer.Option("--model-id", help="With --type model-detail: the model.")
+    ] = None,
+    json: JsonOption = False,
+    remote: RemoteOption = None,
+) -> None:
+    """Invalidate cache tags and paths (the response cache, and the purgers); says what it did."""
+    from modelsync.cli.invalidate import (
+        invalidate_here,
+        invalidate_remote,
+        invalidate_request,
+        render_invalidation,
+    )
+
+    settings = _settings()
+    request = _guard(
+        lambda: invalidate_request(
+            tags=tag or [], paths=path or [], type_=type_, gateway=gateway, model_id=model_id
+        )
+    )
+    if remote:
+        token = _admin_token(settings)
+        answer = _guard(lambda: invalidate_remote(remote, token, request))
+    else:
+        answer = _run(invalidate_here(settings, request))
+    if json:
+        _emit_json(answer)
+    else:
+        render_invalidation(out, answer)
+
+
+@app.command()
 def models(
     *,
     gateway: Annotated[str | None, typer.Option(help="Only this gateway.")] = None,

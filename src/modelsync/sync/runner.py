@@ -108,6 +108,9 @@ class AppliedRun:
     plan: SyncPlan
     result: RunResult
     source: ChangeSource
+    presence_changed: tuple[str, ...] = ()
+    """Canonical ids whose served status this run changed without a recorded change (marked
+    ``missing``, or back from it unchanged): the cache drops them too."""
 
 
 Listener = Callable[[AppliedRun], Awaitable[None]]
@@ -136,6 +139,25 @@ class _Attempt:
     retry_after_s: float | None = None
     error: BaseException | None = None
     """The exception of an internal error (its traceback is logged once per failure streak)."""
+
+
+def _presence_changed(
+    previous: dict[str, CatalogEntry] | None, plan: SyncPlan | None
+) -> tuple[str, ...]:
+    """Canonical ids whose served status ``plan`` changes without recording a change: present
+    models it marks missing, and missing models back without a changed field."""
+    if previous is None or plan is None:
+        return ()
+    ids: list[str] = []
+    for mark in plan.missing:
+        entry = previous.get(mark.gateway_model_id)
+        if entry is not None and entry.presence is not Presence.MISSING:
+            ids.append(entry.id)
+    for model in plan.upserts:
+        entry = previous.get(model.gateway_model_id)
+        if entry is not None and entry.presence is Presence.MISSING:
+            ids.append(model.id)
+    return tuple(ids)
 
 
 def remember(
@@ -543,6 +565,7 @@ class SyncRunner:
                 raise
             self._log_run(state, failed, None)
             return _summary(failed, began, self._clock)
+        presence = _presence_changed(attempt.previous, attempt.plan)
         if attempt.snapshot is not None and attempt.previous is not None:
             entries = await self._offload.call(
                 remember, attempt.previous, attempt.plan, attempt.snapshot
@@ -550,7 +573,9 @@ class SyncRunner:
             self._memos[name] = _Memo(result.gateway_version, entries)
         self._log_run(state, record, attempt.error)
         if attempt.plan is not None:
-            await self._notify(AppliedRun(name, attempt.plan, result, record.trigger))
+            await self._notify(
+                AppliedRun(name, attempt.plan, result, record.trigger, presence_changed=presence)
+            )
         return _summary(record, began, self._clock, catalog_version=result.catalog_version)
 
     def _failed(

@@ -54,6 +54,9 @@ from modelsync.sync.schedule import (
 
 log = structlog.get_logger("modelsync.scheduler")
 
+RunObserver = Callable[[str, bool], None]
+"""``(gateway, finished)``: told when a run of this process starts and when it ends."""
+
 
 class Scheduler:
     def __init__(
@@ -92,6 +95,20 @@ class Scheduler:
         self._prune_every_s = prune_every_s
         self._next_prune = clock.monotonic()
         self._streaks = FailureStreaks(log)
+        self._observers: list[RunObserver] = []
+
+    def observe(self, observer: RunObserver) -> None:
+        """Call ``observer(gateway, finished)`` when a run of this process starts and ends
+        (the cache follows the status and each gateway's health through it); it must return
+        at once, and its errors are logged."""
+        self._observers.append(observer)
+
+    def _tell(self, name: str, *, finished: bool) -> None:
+        for observer in self._observers:
+            try:
+                observer(name, finished)
+            except Exception:  # an observer's bug never stops a run
+                log.exception("scheduler.observer_failed", gateway=name)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -273,6 +290,7 @@ class Scheduler:
         self._running[name] = task
         self._last_started[name] = asyncio.get_running_loop().time()
         task.add_done_callback(lambda done: self._finished(name, done))
+        self._tell(name, finished=False)
         return task
 
     async def _run(
@@ -318,6 +336,7 @@ class Scheduler:
 
     def _finished(self, name: str, task: asyncio.Task[RunSummary]) -> None:
         self._running.pop(name, None)
+        self._tell(name, finished=True)
         follow_up = self._follow_ups.pop(name, None)
         if follow_up is not None:
             future, source, full = follow_up

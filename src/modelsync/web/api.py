@@ -12,7 +12,15 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, st
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from modelsync.cache.tags import InvalidateRequest
+from modelsync.cache.responses import Fresh
+from modelsync.cache.tags import (
+    SYNC_STATUS,
+    InvalidateRequest,
+    changes_tags,
+    gateway_tag,
+    list_tags,
+    model_tags,
+)
 from modelsync.config import ResolvedGateway, find_gateway
 from modelsync.domain import ChangeSource
 from modelsync.errors import ConfigError, StoreError
@@ -182,7 +190,20 @@ async def sync_status(request: Request, gateway: str | None = None) -> Response:
     """Every gateway's health, schedule, breaker, last run and last webhook."""
     services = services_of(request)
     name = gateway_or_404(services, gateway).name if gateway else None
-    return json_response(await _status(services, name))
+
+    async def build() -> Fresh:
+        document = await _status(services, name)
+        tags = {SYNC_STATUS}
+        if name is not None:
+            tags |= {gateway_tag(name)}
+        return Fresh(
+            orjson.dumps(document),
+            tags,
+            document["catalog_version"],
+            ttl_s=services.settings.cache.status_ttl_s,
+        )
+
+    return await services.cache.respond(request, build)
 
 
 @admin.post(
@@ -197,8 +218,8 @@ async def invalidate_cache(request: Request, body: InvalidateRequest) -> dict[st
     if body.gateway is not None:
         gateway_or_404(services, body.gateway)
     invalidation = body.invalidation(list(services.runtime.gateways))
-    record = services.manifest.apply(invalidation, reason="api")
-    return {"invalidated": invalidation.to_json(), "at": record.at.isoformat()}
+    report = await services.invalidations.apply(invalidation, reason="api")
+    return report.to_json()
 
 
 @router.get("/api/models", response_model=ModelsOut, responses=NOT_FOUND, tags=["catalog"])
@@ -231,10 +252,19 @@ async def list_models(
         limit=limit,
         offset=offset,
     )
-    page = await services.runtime.store.served_models(query)
-    return json_response(
-        {"catalog_version": page.catalog_version, "count": len(page.rows), "models": page.rows}
-    )
+    gateways = [name] if name else list(services.runtime.gateways)
+
+    async def build() -> Fresh:
+        page = await services.runtime.store.served_models(query)
+        document = {
+            "catalog_version": page.catalog_version,
+            "count": len(page.rows),
+            "models": page.rows,
+        }
+        tags = list_tags(gateways, search=q is not None)
+        return Fresh(orjson.dumps(document), tags, page.catalog_version)
+
+    return await services.cache.respond(request, build)
 
 
 @router.get(
@@ -259,12 +289,18 @@ async def model_offers(
     request: Request, model_id: Annotated[str, Path(max_length=512), Storable]
 ) -> Response:
     """One model (canonical ``author/slug`` id) and its offers across gateways."""
-    page = await services_of(request).runtime.store.served_offers(model_id)
-    if not page.rows:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown model {model_id!r}")
-    return json_response(
-        {"id": model_id, "catalog_version": page.catalog_version, "offers": page.rows}
-    )
+    services = services_of(request)
+
+    async def build() -> Fresh:
+        page = await services.runtime.store.served_offers(model_id)
+        if not page.rows:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown model {model_id!r}")
+        document = {"id": model_id, "catalog_version": page.catalog_version, "offers": page.rows}
+        body = orjson.dumps(document)
+        gateways = {offer["gateway"] for offer in orjson.loads(body)["offers"]}
+        return Fresh(body, model_tags(model_id, gateways), page.catalog_version)
+
+    return await services.cache.respond(request, build)
 
 
 @router.get("/api/changes", response_model=ChangesOut, responses=NOT_FOUND, tags=["catalog"])
@@ -282,11 +318,17 @@ async def list_changes(
     """The change history, oldest first; ``next`` is the cursor for ``since``."""
     services = services_of(request)
     name = gateway_or_404(services, gateway).name if gateway else None
-    changes = await services.runtime.store.served_changes(
-        since=since, gateway=name, model=model, limit=limit
-    )
-    cursor = changes[-1]["seq"] if changes else (since or 0)
-    return json_response({"changes": changes, "next": cursor})
+
+    async def build() -> Fresh:
+        store = services.runtime.store
+        changes = await store.served_changes(since=since, gateway=name, model=model, limit=limit)
+        # the newest version the page shows (an empty page: the catalog's, one more statement)
+        version = changes[-1]["catalog_version"] if changes else await store.catalog_version()
+        cursor = changes[-1]["seq"] if changes else (since or 0)
+        body = orjson.dumps({"changes": changes, "next": cursor})
+        return Fresh(body, changes_tags(name, model), version)
+
+    return await services.cache.respond(request, build)
 
 
 @router.get("/healthz", response_model=HealthOut, tags=["health"])

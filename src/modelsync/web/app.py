@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from modelsync import __version__
+from modelsync.cache.responses import ResponseCache
 from modelsync.clock import Clock
 from modelsync.config import ServerSettings, Settings, load_settings
 from modelsync.errors import StoreError
@@ -29,12 +30,17 @@ from modelsync.web.services import open_services
 
 log = structlog.get_logger("modelsync.web")
 
+CACHED_PREFIXES = ("/api/models", "/api/changes", "/api/sync/")
+"""The read API's cached routes (each builds its answer through ``services.cache.respond``)."""
+
 
 class ModelsyncAPI(FastAPI):
     """FastAPI, with webhook deliveries (the ingestion hot path) answered ahead of all of it,
     and every other request's body bounded and redirects kept host-free (:mod:`.guards`)."""
 
     max_body_bytes = ServerSettings().max_body_bytes
+    response_cache: ResponseCache | None = None
+    """Set by the lifespan: ``GET``/``HEAD`` reads it serves are answered before routing."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if webhooks.is_delivery(scope):
@@ -49,6 +55,9 @@ class ModelsyncAPI(FastAPI):
             declared = guards.declared_length(scope)
             if declared is not None and declared > limit:
                 await guards.answer_json(send, 413, guards.too_large(limit))
+                return
+            cache = self.response_cache
+            if cache is not None and cache.handles(scope) and await cache.serve(scope, send):
                 return
             receive = guards.bounded_receive(receive, limit)
             send = guards.relative_redirects(send)
@@ -82,7 +91,13 @@ def create_app(
             settings, clock=clock, transport=transport, run_scheduler=run_scheduler
         ) as services:
             app.state.services = services
-            yield
+            assert isinstance(app, ModelsyncAPI)
+            services.cache.cache(*CACHED_PREFIXES)
+            app.response_cache = services.cache
+            try:
+                yield
+            finally:
+                app.response_cache = None
 
     app = ModelsyncAPI(
         title="modelsync",

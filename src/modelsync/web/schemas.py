@@ -241,6 +241,8 @@ class InvalidationOut(Out):
 class InvalidateOut(Out):
     invalidated: InvalidationOut
     at: str
+    reason: str
+    purgers: list[str] = Field(description="The outbound purgers that queued the invalidation.")
 
 
 class HealthOut(Out):

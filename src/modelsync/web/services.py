@@ -1,14 +1,14 @@
 """What the web layer works with, built once in the lifespan: runtime, scheduler, webhooks, cache.
 
 :func:`open_services` is the composition root of the service. It wires the runner's listener to
-the tag manifest (every applied run invalidates its tags), the webhook receiver to the scheduler
+the invalidation hub (every applied run, run start and end, health change and webhook
+invalidates the response cache and is offered to the purgers), the webhook receiver to the scheduler
 (a verified hint requests a coalesced verification sync; at start, the verification syncs that
 accepted deliveries still owe are requested again), and closes everything in reverse.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import sys
 from collections.abc import AsyncIterator
@@ -19,16 +19,18 @@ from datetime import datetime
 import httpx
 import structlog
 
+from modelsync.cache.hub import Invalidations
 from modelsync.cache.memory import MemoryTagManifest
-from modelsync.cache.tags import for_plan
+from modelsync.cache.responses import ResponseCache
+from modelsync.cache.setup import response_cache
 from modelsync.clock import Clock, SystemClock
 from modelsync.config import Settings
 from modelsync.domain import ChangeSource
 from modelsync.runtime import Runtime, open_runtime
 from modelsync.sync.offload import Offload
-from modelsync.sync.runner import AppliedRun
 from modelsync.sync.schedule import SchedulePolicy
 from modelsync.sync.scheduler import Scheduler
+from modelsync.web.invalidation import HealthWatch, canonical_ids, run_listener
 from modelsync.webhooks.receiver import WebhookReceiver
 from modelsync.webhooks.recorder import GroupCommitRecorder
 from modelsync.webhooks.verification import Verifications
@@ -47,6 +49,9 @@ class Services:
     recorder: GroupCommitRecorder
     manifest: MemoryTagManifest
     started_at: datetime
+    cache: ResponseCache
+    invalidations: Invalidations
+    health: HealthWatch
 
     @property
     def clock(self) -> Clock:
@@ -90,12 +95,13 @@ async def open_services(
             retention=runtime.retention,
         )
 
-        async def invalidate(applied: AppliedRun) -> None:
-            reason = f"sync {applied.gateway} v{applied.result.gateway_version}"
-            tags = await asyncio.to_thread(for_plan, applied.plan)  # 50,000 ids: off the loop
-            await manifest.invalidate(tags, reason=reason)
-
-        runtime.runner.add_listener(invalidate)
+        cache = response_cache(settings, clock, manifest)
+        invalidations = Invalidations(manifest, cache.backend)
+        runtime.runner.add_listener(run_listener(invalidations))
+        health = HealthWatch(
+            invalidations, runtime.store, breaker_threshold=settings.scheduler.breaker_threshold
+        )
+        scheduler.observe(health.observe)
         recorder = GroupCommitRecorder(runtime.store)
 
         def verify_gateway(gateway: str) -> None:
@@ -112,12 +118,25 @@ async def open_services(
             settings.webhook_secret,
             aliases,
             recorder,
-            manifest,
+            invalidations,
             verifications.request,
             clock,
             retrigger=verifications.reverify,
+            canonical=canonical_ids(runtime.runner),
         )
-        services = Services(settings, runtime, scheduler, receiver, recorder, manifest, clock.now())
+        services = Services(
+            settings,
+            runtime,
+            scheduler,
+            receiver,
+            recorder,
+            manifest,
+            clock.now(),
+            cache,
+            invalidations,
+            health,
+        )
+        await health.start()
         if run_scheduler:
             await scheduler.start()
             await verifications.replay()
@@ -130,3 +149,5 @@ async def open_services(
             await scheduler.stop()
             await recorder.aclose()
             offload.close()
+            await health.drain()
+            await cache.backend.aclose()

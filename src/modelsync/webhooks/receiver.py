@@ -34,7 +34,8 @@ import structlog
 from pydantic import SecretStr
 
 from modelsync.cache.base import Invalidator
-from modelsync.cache.tags import for_webhook_event, union
+from modelsync.cache.hub import Invalidations
+from modelsync.cache.tags import for_sync_status, for_webhook_event, union
 from modelsync.clock import Clock
 from modelsync.errors import SignatureError, StoreError, WebhookError, WebhookTooLarge
 from modelsync.store.base import WebhookDelivery
@@ -58,6 +59,8 @@ from modelsync.webhooks.signing import (
 log = structlog.get_logger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+REPORTED_ITEMS = 100
+"""An answer lists at most this many tags and paths (a 5,000-model event has 5,000)."""
 
 
 class DeliveryRecorder(Protocol):
@@ -71,6 +74,10 @@ class DeliveryRecorder(Protocol):
         """Commit, then answer: ``True`` when new, ``False`` for a live duplicate key."""
         ...
 
+
+CanonicalId = Callable[[str, Mapping[str, Any]], str]
+"""``(gateway, model as the event names it) -> canonical id``, as the gateway's adapter maps it;
+without one, a webhook invalidates the raw ids it names."""
 
 SyncTrigger = Callable[[str], object]
 """Requests a coalesced sync of a gateway; must return at once (an awaitable runs as a task)."""
@@ -105,6 +112,7 @@ class WebhookReceiver:
         tolerance_s: float = DEFAULT_TOLERANCE_S,
         max_body_bytes: int = MAX_BODY_BYTES,
         retrigger: SyncTrigger | None = None,
+        canonical: CanonicalId | None = None,
     ) -> None:
         if isinstance(secrets, SecretStr):
             secrets = secrets.get_secret_value()
@@ -114,6 +122,7 @@ class WebhookReceiver:
         self._invalidator = invalidator
         self._trigger = trigger
         self._retrigger = retrigger
+        self._canonical = canonical
         self._clock = clock
         self._tolerance_s = tolerance_s
         self._expiry = timedelta(seconds=2 * tolerance_s)
@@ -172,7 +181,7 @@ class WebhookReceiver:
                 for gateway in gateways:
                     self._call(self._retrigger, gateway)
             return ReceiveResult(200, {"status": "duplicate", "id": verified.key})
-        invalidated = await self._invalidate(events, verified.key)
+        invalidated, cache = await self._invalidate(events, verified.key)
         for gateway in gateways:
             self._call(self._trigger, gateway)
         self._deliveries += 1
@@ -189,23 +198,51 @@ class WebhookReceiver:
                 "models": models,
                 "gateways": gateways,
                 "invalidated": invalidated,
+                "cache": cache,
                 "sync_requested": gateways,
             },
         )
 
     async def _invalidate(
         self, events: tuple[WebhookEvent, ...], key: str
-    ) -> dict[str, int] | None:
-        """Drop the events' tags now; a failing invalidator is logged, the sync still runs."""
-        invalidation = union(
-            for_webhook_event(event.gateway, event.event_type, event.model_ids) for event in events
+    ) -> tuple[dict[str, int] | None, dict[str, Any] | None]:
+        """Drop the events' tags now; a failing invalidator is logged, the sync still runs.
+
+        Answers the counts, and (from an :class:`Invalidations` hub) what was invalidated,
+        cut at :data:`REPORTED_ITEMS`, and which purgers queued it.
+        """
+        invalidation = (
+            union(
+                for_webhook_event(event.gateway, event.event_type, self._model_ids(event))
+                for event in events
+            )
+            | for_sync_status()
         )
+        reason = f"webhook {key}"
         try:
-            await self._invalidator.invalidate(invalidation, reason=f"webhook {key}")
+            if isinstance(self._invalidator, Invalidations):
+                report = await self._invalidator.apply(invalidation, reason=reason)
+                purgers: tuple[str, ...] = report.purgers
+            else:
+                await self._invalidator.invalidate(invalidation, reason=reason)
+                purgers = ()
         except Exception:  # the delivery is recorded, and its sync invalidates again
             log.warning("webhook_invalidation_failed", key=key, exc_info=True)
-            return None
-        return {"tags": len(invalidation.tags), "paths": len(invalidation.paths)}
+            return None, None
+        tags, paths = sorted(invalidation.tags), sorted(invalidation.paths)
+        detail = {
+            "tags": tags[:REPORTED_ITEMS],
+            "paths": paths[:REPORTED_ITEMS],
+            "truncated": len(tags) > REPORTED_ITEMS or len(paths) > REPORTED_ITEMS,
+            "purgers": list(purgers),
+        }
+        return {"tags": len(tags), "paths": len(paths)}, detail
+
+    def _model_ids(self, event: WebhookEvent) -> list[str]:
+        canonical = self._canonical
+        if canonical is None:
+            return event.model_ids
+        return list(dict.fromkeys(canonical(event.gateway, model) for model in event.models))
 
     def _call(self, trigger: SyncTrigger, gateway: str) -> None:
         """Call a trigger; an awaitable it returns runs in the background, never awaited."""
