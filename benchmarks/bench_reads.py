@@ -11,8 +11,9 @@ modelsync/bare measured in this run, next to the target of issue 12.
 Then the same database with 1,000 more gateways (configured ``openai_compat`` gateways, each with
 a recorded run): ``/api/sync/status`` time per request with 1,014 gateways over its time with 14.
 
-Nothing here is cached: modelsync has no response cache yet. Once the tagged cache lands, run
-this with it off, so the figures stay those of the path under it.
+Nothing here is cached: modelsync runs with its response cache off
+(``MODELSYNC_CACHE__ENABLED=false``), so the figures are those of the path under it;
+``bench_cache.py`` measures the cached path against the same bare route.
 
     python benchmarks/bench_reads.py [--seconds 8] [--connections 32] [--rounds 1]
                                      [--databases sqlite postgres] [--fixtures ../shared/fixtures]
@@ -208,14 +209,20 @@ def database(kind: str, folder: Path, name: str) -> Iterator[str]:
 
 
 @contextmanager
-def serving(url: str, config: Path, work: Path) -> Iterator[Server]:
-    """modelsync on ``url`` under one uvicorn worker; its base URL while it runs."""
+def serving(
+    url: str, config: Path, work: Path, *, cache: bool = False, **settings: str
+) -> Iterator[Server]:
+    """modelsync on ``url`` under one uvicorn worker; its base URL while it runs. The response
+    cache is off unless ``cache``: these figures are the path under it (bench_cache.py measures
+    it on); ``settings`` are more environment variables."""
     port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("MODELSYNC")}
     env |= {
         "MODELSYNC_DATABASE_URL": url,
         "MODELSYNC_CONFIG_FILE": str(config),
         "MODELSYNC_LOG_LEVEL": "WARNING",
+        "MODELSYNC_CACHE__ENABLED": "true" if cache else "false",
+        **settings,
     }
     factory = "modelsync.web.app:app_from_environment"
     args = [str(BIN / "uvicorn"), "--factory", factory, "--port", str(port), *UVICORN_ARGS]
