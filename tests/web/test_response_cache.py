@@ -17,6 +17,7 @@ from modelsync.cache.lru import MemoryResponseCache
 from modelsync.cache.redis import RedisResponseCache
 from modelsync.simulator.faults import parse_fault
 from modelsync.simulator.mutations import mutate
+from modelsync.sync.runner import AppliedRun
 from web.harness import Service, body_of, event, open_service, seed_headers
 
 SHARED_MODEL = "openai/gpt-oss-120b"
@@ -236,9 +237,15 @@ async def test_concurrent_readers_during_invalidations_never_get_stale_answers(
     synced: Service,
 ) -> None:
     """Readers hammer one model and a list while syncs reprice that model: every answer shows
-    at least the catalog version committed before its request began (each sync here changes
-    the model, so an older version is an answer from before an invalidation that covers it)."""
-    store = synced.services.runtime.store
+    at least the catalog version whose invalidation finished before its request began (each
+    sync here changes the model, so an older version is an entry the invalidation covers)."""
+    invalidated = {"version": 0}
+
+    async def after_invalidation(applied: AppliedRun) -> None:
+        invalidated["version"] = applied.result.catalog_version
+
+    # listeners run in order: this one after the cache's, once its invalidation is done
+    synced.services.runtime.runner.add_listener(after_invalidation)
     first = mutate(synced.simulator, {"gateway": "openrouter", "op": "reprice", "factor": 2})
     raw = first["model_id"]
     await synced.sync("openrouter")
@@ -252,12 +259,13 @@ async def test_concurrent_readers_during_invalidations_never_get_stale_answers(
     async def reader(path: str, params: dict[str, str]) -> None:
         nonlocal reads
         while not done.is_set():
-            committed = await store.catalog_version()
+            committed = invalidated["version"]
             answer = await synced.client.get(path, params=params)
             shown = answer.json()["catalog_version"]
             if shown < committed:
                 stale.append((path, shown, committed))
             reads += 1
+            await asyncio.sleep(0)  # a hit does no I/O in process: let the writer run
 
     async def writer() -> None:
         for _ in range(8):
