@@ -157,11 +157,12 @@ async def one_process(url: str, samples: int, redis_prefix: str | None) -> list[
 
             readers = [asyncio.create_task(reader()) for _ in range(4)]
             latencies = []
-            for _ in range(samples):
-                mutate(
-                    state, {"gateway": "openrouter", "op": "reprice", "factor": 2, "model_id": raw}
-                )
+            for sample in range(samples):
+                factor = 0.5 if sample % 2 == 0 else 2  # down and up: prices stay in bounds
+                body = {"gateway": "openrouter", "op": "reprice", "factor": factor, "model_id": raw}
+                mutate(state, body)
                 done = await runner.run("openrouter", trigger=ChangeSource.MANUAL)
+                assert done.updated == 1, done
                 version = done.catalog_version
                 assert version is not None
                 async with asyncio.timeout(10):
@@ -263,8 +264,9 @@ def bench_cli(kind: str, work: Path, args: argparse.Namespace) -> None:
         poller = threading.Thread(target=poll, daemon=True)
         poller.start()
         latencies, missed = [], 0
-        body = {"gateway": "openrouter", "op": "reprice", "factor": 2, "model_id": raw}
-        for _ in range(args.cli_samples):
+        for sample in range(args.cli_samples):
+            factor = 0.5 if sample % 2 == 0 else 2  # down and up: prices stay in bounds
+            body = {"gateway": "openrouter", "op": "reprice", "factor": factor, "model_id": raw}
             httpx.post(f"{upstream}/_admin/mutate", json=body)
             version = int(cli_sync(url, upstream, work)["catalog_version"])
             deadline = time.monotonic() + 10
