@@ -73,6 +73,8 @@ class GuardSettings(BaseModel):
     price_jump_factor: int = Field(10, ge=2)
     max_models: int = Field(100_000, ge=1)
     """A snapshot of one gateway holding more models than this is rejected."""
+    max_quarantined: float = Field(0.05, ge=0, le=1)
+    """Above this share of invalid entries (quarantined one by one) a snapshot is rejected."""
 
 
 class RetentionSettings(BaseModel):

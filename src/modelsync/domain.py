@@ -54,6 +54,8 @@ class ChangeKind(StrEnum):
     UPDATED = "updated"
     REMOVED = "removed"
     RESTORED = "restored"
+    QUARANTINED = "quarantined"
+    """An entry failed validation and was set aside, its model kept as it was (issue 9)."""
 
 
 class ChangeSource(StrEnum):

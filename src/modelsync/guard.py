@@ -38,6 +38,9 @@ class GuardPolicy:
     price_jump_factor: int = 10
     max_models: int = 100_000
     """The most models one snapshot of one gateway may hold (``MODELSYNC_GUARD__MAX_MODELS``)."""
+    max_quarantined: float = 0.05
+    """The largest share of a snapshot's entries that may be quarantined before the whole
+    snapshot is rejected (``MODELSYNC_GUARD__MAX_QUARANTINED``)."""
 
 
 def check_count(count: int, policy: GuardPolicy) -> None:

@@ -97,6 +97,7 @@ async def open_runtime(
                     removal_misses=guard.removal_misses,
                     price_jump_factor=guard.price_jump_factor,
                     max_models=guard.max_models,
+                    max_quarantined=guard.max_quarantined,
                 ),
                 clock=clock,
                 owner=owner,

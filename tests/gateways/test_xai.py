@@ -6,6 +6,7 @@ uvicorn[standard]); a small synthetic list below covers the same shape without i
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from typing import Any
 
@@ -81,8 +82,9 @@ def check_xai_catalog(models: list[Model]) -> None:
 def test_docs_example_prices() -> None:
     """Cents per 100M tokens become USD per 1M: 30000 -> 3, 7500 -> 0.75, 150000 -> 15."""
     models = {m.gateway_model_id: m for m in parse(docs_example())}
-    assert list(models) == ["grok-3", "grok-3-mini", "grok-2-vision-1212"]
-    check_xai_catalog(list(models.values()))
+    listed = ["grok-3", "grok-3-mini", "grok-2-vision-1212"]
+    assert [m for m in models if "alias_of" not in models[m].extra] == listed
+    check_xai_catalog([models[m] for m in listed])
     grok3 = models["grok-3"].pricing
     assert (grok3.prompt, grok3.cache_read, grok3.completion) == (
         Decimal(3),
@@ -107,7 +109,8 @@ def test_docs_example_prices() -> None:
 
 def test_synthetic_language_models() -> None:
     """The same shape with a context length and a model without a cached price."""
-    grok4, mini = parse(SYNTHETIC)
+    grok4, alias, alias_latest, mini = parse(SYNTHETIC)
+    assert [alias.gateway_model_id, alias_latest.gateway_model_id] == ["grok-4", "grok-4-latest"]
     assert grok4.context_length == 256000
     assert (grok4.pricing.prompt, grok4.pricing.completion) == (Decimal(3), Decimal(15))
     assert grok4.pricing.cache_read == Decimal("0.75")
@@ -187,3 +190,21 @@ def test_wrong_shapes_are_payload_errors(document: Any, message: str) -> None:
     """A wrong top-level shape, a missing id or a non-object entry is a PayloadError."""
     with pytest.raises(PayloadError, match=message):
         parse(document)
+
+
+def test_aliases_are_offers_of_the_model_they_name() -> None:
+    """Each alias is the id customers call: its own offer, the model's canonical id and prices,
+    ``alias_of`` naming the model; an alias that is also a listed id stays that entry."""
+    document = copy.deepcopy(SYNTHETIC)
+    document["models"][1]["aliases"] = ["grok-3-mini-latest", "grok-4-0709"]
+    models = {m.gateway_model_id: m for m in parse(document)}
+    assert list(models) == [
+        "grok-4-0709", "grok-4", "grok-4-latest", "grok-3-mini", "grok-3-mini-latest"
+    ]  # fmt: skip
+    target = models["grok-4-0709"]
+    for alias in ("grok-4", "grok-4-latest"):
+        offer = models[alias]
+        assert offer.id == target.id
+        assert offer.pricing == target.pricing
+        assert offer.extra["alias_of"] == "grok-4-0709"
+    assert models["grok-3-mini-latest"].id == models["grok-3-mini"].id

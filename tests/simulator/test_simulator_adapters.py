@@ -63,6 +63,10 @@ def _expected(gateway: str, entries: list[Any]) -> int:
         )
     if gateway == "aimo":
         return len({get_path(entry, "name") for entry in entries})
+    if gateway == "xai":  # each alias is an offer of its own (issue 9 item 3)
+        ids = {entry["id"] for entry in entries}
+        aliases = {alias for entry in entries for alias in entry.get("aliases") or ()}
+        return len(ids | aliases)
     return len(entries)
 
 

@@ -275,11 +275,13 @@ async def test_listeners_get_the_stored_change_records(
     await runner.run("xai", trigger=ChangeSource.WEBHOOK)
     stored = await harness.stores[0].list_changes(gateway="xai", limit=1000)
     assert [applied.source for applied in heard] == [ChangeSource.POLL, ChangeSource.WEBHOOK]
-    assert [len(applied.result.changes) for applied in heard] == [7, 1]
+    # 7 models and their 10 aliases (offers of their own); grok-4-0709 is also grok-4 and
+    # grok-4-latest, so its reprice is three updates
+    assert [len(applied.result.changes) for applied in heard] == [17, 3]
     assert [r for applied in heard for r in applied.result.changes] == stored
-    assert heard[1].plan.count(ChangeKind.UPDATED) == 1
+    assert heard[1].plan.count(ChangeKind.UPDATED) == 3
     assert heard[1].result.catalog_version == 2
-    assert {r.source for r in stored[7:]} == {ChangeSource.WEBHOOK}
+    assert {r.source for r in stored[17:]} == {ChangeSource.WEBHOOK}
 
 
 async def test_disabled_gateway_records_nothing(harness: Harness) -> None:

@@ -21,7 +21,7 @@ SUMMARY_KEYS = set(RunSummary(gateway="g", outcome=RunOutcome.CHANGED).to_json()
 STATUS_KEYS = {
     "gateway", "status", "tier", "interval_s", "last_attempt_at", "last_success_at",
     "last_outcome", "last_error", "consecutive_failures", "next_run_at", "model_count",
-    "version", "breaker", "running", "last_run", "last_webhook",
+    "version", "quarantined", "breaker", "running", "last_run", "last_webhook",
 }  # fmt: skip
 
 

@@ -95,6 +95,8 @@ def for_changes(gateway: str, changes: Iterable[tuple[ChangeKind | str, str]]) -
     ids: list[str] = []
     listing = False
     for kind, model_id in changes:
+        if kind == ChangeKind.QUARANTINED:  # the model is served as it was: nothing to drop
+            continue
         ids.append(model_id)
         if kind in LISTING_KINDS:
             listing = True

@@ -72,6 +72,8 @@ def remote_sync(base_url: str, token: str | None, gateway: str) -> tuple[int, li
             total_models=row["total_models"],
             duration_ms=row["duration_ms"],
             error=row["error"],
+            quarantined={item["id"]: item["reason"] for item in row.get("quarantined", ())},
+            filtered=row.get("filtered") or {},
         )
         for row in report["gateways"]
     ]

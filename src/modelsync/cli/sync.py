@@ -57,6 +57,11 @@ def _line(summary: RunSummary) -> str:
     text += f" {_counts(summary):<16} {summary.total_models:>6} models {summary.duration_ms:>6} ms"
     if summary.error:
         text += f"  [red]{summary.error}[/]"
+    for key, reason in summary.quarantined.items():
+        text += f"\n{'':>13} [yellow]quarantined[/] {key}: {reason}"
+    if summary.filtered:
+        left_out = ", ".join(f"{count} {reason}" for reason, count in summary.filtered.items())
+        text += f"\n{'':>13} filtered out by design: {left_out}"
     return text
 
 

@@ -78,6 +78,13 @@ def _interval(seconds: int) -> str:
     return f"{seconds // 3600}h" if seconds >= 3600 and seconds % 3600 == 0 else f"{seconds // 60}m"
 
 
+def _last_error(row: dict[str, Any]) -> str:
+    """The last error, and how many entries are quarantined (``--json`` names each)."""
+    held = row.get("quarantined") or ()
+    note = f"{len(held)} entries quarantined" if held else ""
+    return "; ".join(part for part in (row["last_error"] or "", note) if part)
+
+
 def render_status(console: Console, rows: Sequence[dict[str, Any]]) -> None:
     now = datetime.now(UTC)
     table = Table(box=None, pad_edge=False, expand=False)
@@ -95,7 +102,7 @@ def render_status(console: Console, rows: Sequence[dict[str, Any]]) -> None:
             relative(row["last_success_at"], now),
             relative(row["next_run_at"], now),
             str(row["consecutive_failures"]),
-            row["last_error"] or "",
+            _last_error(row),
         )
     console.print(table)
 
@@ -122,7 +129,13 @@ def render_changes(console: Console, page: dict[str, Any]) -> None:
     table = Table(box=None, pad_edge=False)
     for column in ("seq", "at", "gateway", "kind", "model", "fields", "anomalies"):
         table.add_column(column)
-    kind_style = {"added": "green", "updated": "cyan", "removed": "red", "restored": "magenta"}
+    kind_style = {
+        "added": "green",
+        "updated": "cyan",
+        "removed": "red",
+        "restored": "magenta",
+        "quarantined": "yellow",
+    }
     for change in page["changes"]:
         table.add_row(
             str(change["seq"]),

@@ -123,6 +123,11 @@ class GatewayAdapter(ABC):
         """The request for the page after ``page``, or ``None`` when the listing is complete."""
         return None
 
+    def fallback_request(self, request: PageRequest, status: int | None) -> PageRequest | None:
+        """Another first request to send when ``request`` was refused with ``status`` (a
+        richer listing the server does not offer), or ``None``: the refusal stands."""
+        return None
+
     @abstractmethod
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Split decoded pages into raw entries, dropping what is not a public model.
@@ -146,6 +151,8 @@ class GatewayAdapter(ABC):
 
     def normalize(self, gateway_model_id: str, raw: Any) -> Model:
         """One raw entry to a normalized model. Pure; a PayloadError names the gateway and entry."""
+        if type(raw) is Unreadable:  # no id to name it by: its place says where it was
+            raise PayloadError(f"{gateway_model_id.strip('<>')}: {raw.reason}")
         where = f"{self.gateway} model {gateway_model_id!r}"
         if type(raw) is not dict:
             raise PayloadError(f"{where}: expected an object, got {type_name(raw)}")
@@ -206,16 +213,29 @@ def request_params(
     return params
 
 
+class Unreadable(dict[str, Any]):
+    """An item of a listing that cannot be keyed (not an object, no id): an empty entry that
+    carries the reason, so the snapshot quarantines it (adapters' filters see an empty object
+    and pass it on). Its key is where it was (``"<page 1: data[17]>"``), never a model id."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
 def listed_entries(items: list[Any], where: str, id_key: str = "id") -> Iterator[RawEntry]:
-    """``(id, entry)`` per object of a listed array; a non-object or a missing id is an error."""
+    """``(id, entry)`` per object of a listed array; a non-object or a missing id is yielded
+    as an :class:`Unreadable` entry keyed by its place (the snapshot quarantines it)."""
     for index, item in enumerate(items):
+        place = f"<{where}[{index}]>"
         if type(item) is not dict:
-            raise PayloadError(f"{where}[{index}]: expected an object, got {type_name(item)}")
+            yield place, Unreadable(f"expected an object, got {type_name(item)}")
+            continue
         model_id = item.get(id_key)
         if type(model_id) is not str or not model_id.strip():
-            raise PayloadError(
-                f"{where}[{index}]: {id_key} must be a non-empty string, got {model_id!r}"
-            )
+            shown = repr(model_id) if len(repr(model_id)) <= 80 else type_name(model_id)
+            yield place, Unreadable(f"{id_key} must be a non-empty string, got {shown}")
+            continue
         yield model_id, item
 
 

@@ -34,6 +34,7 @@ from modelsync.gateways.base import (
     Page,
     PageRequest,
     RawEntry,
+    Unreadable,
     expect_dict,
     listed_entries,
     optional_text,
@@ -171,6 +172,9 @@ class GoogleAdapter(GatewayAdapter):
             if type(models) is not list:
                 raise PayloadError(f"{where}: models must be a list, got {type_name(models)}")
             for name, raw in listed_entries(models, where, id_key="name"):
+                if type(raw) is Unreadable:
+                    yield name, raw
+                    continue
                 if not name.startswith(NAME_PREFIX) or len(name) == len(NAME_PREFIX):
                     raise PayloadError(f"{where}: model name {name!r} is not 'models/<id>'")
                 yield name[len(NAME_PREFIX) :], raw

@@ -8,9 +8,11 @@ Fields, whichever of the known spellings an entry carries:
 
 - groq: ``context_window``, ``max_completion_tokens``; ``active: false`` is ``deprecated``.
 - cerebras: ``id`` and ``owned_by`` only.
-- nebius ``?verbose=true``: ``name``, ``context_length``, ``pricing{prompt, completion, image}``
-  (USD per token strings), ``architecture.modality`` (``"text+image->text"``), and
-  ``supported_sampling_parameters`` + ``supported_features`` as the supported parameters.
+- nebius ``?verbose=true`` (refused with 400, 404 or 422: the plain listing is fetched
+  instead, :meth:`OpenAICompatAdapter.fallback_request`): ``name``, ``context_length``,
+  ``pricing{prompt, completion, image}`` (USD per token strings), ``architecture.modality``
+  (``"text+image->text"``), and ``supported_sampling_parameters`` + ``supported_features`` as
+  the supported parameters.
 - any gateway: OpenRouter-style ``pricing`` is read as USD per token; ``options["price_unit"]``
   (``usd_per_token``, ``usd_per_1k_tokens`` or ``usd_per_1m_tokens``) says otherwise. A
   ``deprecation_date``/``deprecation`` date, or a ``status`` of ``deprecated``/``retired``/
@@ -20,7 +22,8 @@ xAI (:class:`XaiAdapter`): ``/v1/language-models`` answers ``{"models": [...]}``
 prices in USD cents per 100M tokens (``prompt_text_token_price``,
 ``cached_prompt_text_token_price``, ``completion_text_token_price``; the image and search prices
 and the ``aliases`` stay in ``extra``). The plain ``/v1/models`` ``{"data": [...]}`` shape is
-accepted as well.
+accepted as well. Each of a model's ``aliases`` is expanded into an offer of its own (the
+id customers call, the same canonical id and prices, ``alias_of`` in ``extra``).
 
 Identity (:mod:`modelsync.identity`): the id in the gateway's dialect (Groq's ``-versatile``,
 Nebius' ``-fast``...), the author of an id without one being ``owned_by`` when it names one (the
@@ -64,6 +67,9 @@ PRICE_UNITS: Mapping[str, int] = {
     "usd_per_1m_tokens": 0,
 }
 """``options["price_unit"]`` -> the power of ten that turns it into USD per 1M tokens."""
+
+VERBOSE_REFUSED = frozenset({400, 404, 422})
+"""Statuses with which a server refuses ``?verbose=true``: the plain listing is asked instead."""
 
 DEPRECATED_STATUSES = frozenset({"deprecated", "deprecating", "retired", "inactive"})
 
@@ -138,6 +144,13 @@ class OpenAICompatAdapter(GatewayAdapter):
         """Bearer and the configured params; also reads ``options["price_unit"]``."""
         self.price_scale = price_scale(config)
         return super().first_request(config)
+
+    def fallback_request(self, request: PageRequest, status: int | None) -> PageRequest | None:
+        """Nebius' verbose listing refused (400, 404 or 422): the plain one, without prices."""
+        if status in VERBOSE_REFUSED and request.params.get("verbose") == "true":
+            params = {k: v for k, v in request.params.items() if k != "verbose"}
+            return PageRequest(url=request.url, params=params, headers=request.headers)
+        return None
 
     def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
         """Each object of every page's ``data`` array (or of a bare array)."""
@@ -225,6 +238,28 @@ class XaiAdapter(OpenAICompatAdapter):
                 raise PayloadError(f"{where}: models must be a list, got {type_name(models)}")
             return models
         return super().listed(document, where)
+
+    def entries(self, pages: Sequence[Page]) -> Iterator[RawEntry]:
+        """Every model, then each of its ``aliases`` (the ids customers also call, such as
+        ``grok-3-latest``) as an offer of its own: the model's entry under the alias, with
+        ``alias_of`` naming the model (its identity and prices). An alias that is also a listed
+        id, or repeats, is left to that entry."""
+        listed = list(super().entries(pages))
+        seen = {model_id for model_id, _ in listed}
+        for model_id, raw in listed:
+            yield model_id, raw
+            aliases = raw.get("aliases") if type(raw) is dict else None
+            if type(aliases) is not list:
+                continue
+            for alias in aliases:
+                if type(alias) is str and alias.strip() and alias not in seen:
+                    seen.add(alias)
+                    yield alias, {**raw, "id": alias, "alias_of": model_id}
+
+    def identify(self, gateway_model_id: str, fields: Mapping[str, Any]) -> Identity:
+        """An alias is the model it names (``alias_of``), whatever it is called."""
+        target = fields.get("alias_of")
+        return super().identify(target if type(target) is str else gateway_model_id, fields)
 
     def prices(self, raw: Mapping[str, Any], extra: dict[str, Any]) -> Pricing:
         """The three token prices, cents per 100M tokens -> USD per 1M; the rest stays in extra."""

@@ -84,6 +84,8 @@ class GatewayState:
     last_webhook: Mapping[str, Any] | None = None
     """The newest accepted webhook naming this gateway: ``received_at``, ``event_types``,
     ``models``, ``scheme``. Kept on the row, so it outlives the deliveries' dedupe window."""
+    quarantined: Mapping[str, str] | None = None
+    """The entries the last snapshot read set aside (id or place -> reason): quarantined now."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,11 @@ class RunRecord:
     full_sync: bool = False
     next_run_at: datetime | None = None
     """When set, the gateway's next run is written in the same transaction."""
+    quarantined: Mapping[str, str] | None = None
+    """The entries this run set aside, by id (or place), with their reasons; ``None`` when it
+    read no snapshot. Written on the gateway too (what :attr:`GatewayState.quarantined` is)."""
+    filtered: Mapping[str, int] = field(default_factory=dict)
+    """Entries the adapter left out by design (other accounts, training endpoints), by reason."""
 
     @property
     def duration_ms(self) -> int:
@@ -171,6 +178,7 @@ class ServedGateway(NamedTuple):
     model_count: int
     version: int
     last_webhook: Mapping[str, Any] | None
+    quarantined: Mapping[str, str] | None
     run_id: int | None
     run_trigger: ChangeSource | None
     run_outcome: RunOutcome | None
@@ -185,6 +193,8 @@ class ServedGateway(NamedTuple):
     run_http_status: int | None
     run_bytes: int | None
     run_error: str | None
+    run_quarantined: Mapping[str, str] | None
+    run_filtered: Mapping[str, int] | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,9 @@ def run_values(run: RunRecord, catalog_version: int | None) -> Values:
     values["trigger"] = run.trigger.value
     values["outcome"] = run.outcome.value
     values["catalog_version"] = catalog_version
+    if run.quarantined is not None:
+        values["quarantined"] = dict(run.quarantined)
+    values["filtered"] = dict(run.filtered)
     return values
 
 
@@ -85,6 +88,7 @@ def run_update_params(run: RunRecord, model_count: int | None) -> Values:
         "p_model_count": model_count,
         "p_error": run.error,
         "p_next_run_at": run.next_run_at,
+        "p_quarantined": dict(run.quarantined) if run.quarantined is not None else None,
     }
 
 
@@ -111,6 +115,7 @@ def run_from_row(row: Mapping[Any, Any]) -> StoredRun:
     catalog_version = values.pop("catalog_version")
     values["trigger"] = SOURCES[values["trigger"]]
     values["outcome"] = OUTCOMES[values["outcome"]]
+    values["filtered"] = values.get("filtered") or {}
     return StoredRun(run_id, RunRecord(**values), catalog_version)
 
 

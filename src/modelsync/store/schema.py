@@ -122,6 +122,7 @@ gateways = Table(
     Column("fencing_token", BigInteger, nullable=False),
     Column("last_webhook_at", UtcDateTime),
     Column("last_webhook", Json),
+    Column("quarantined", Json),
 )
 
 models = Table(
@@ -231,6 +232,8 @@ sync_runs = Table(
     Column("full_sync", Boolean, nullable=False),
     Column("next_run_at", UtcDateTime),
     Column("catalog_version", BigInteger),
+    Column("quarantined", Json),
+    Column("filtered", Json),
     Index(None, "gateway", "id"),
     Index(None, "finished_at"),
     sqlite_autoincrement=True,

@@ -611,6 +611,7 @@ def _run_shape(
         full_sync=run.full_sync,
         next_run=run.next_run_at is not None,
         bump_version=applies,
+        quarantine=run.succeeded and run.quarantined is not None,
     )
 
 

@@ -199,6 +199,7 @@ class RunUpdate:
     full_sync: bool
     next_run: bool
     bump_version: bool
+    quarantine: bool = False
 
 
 @cache
@@ -222,6 +223,8 @@ def run_update(shape: RunUpdate, flags: DialectFlags) -> Update:
     elif shape.failure:
         values[g.consecutive_failures] = g.consecutive_failures + 1
         values[g.last_error] = bindparam("p_error")
+    if shape.quarantine:
+        values[g.quarantined] = bindparam("p_quarantined", type_=g.quarantined.type)
     if shape.next_run:
         values[g.next_run_at] = _time("p_next_run_at")
     if shape.bump_version:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
@@ -35,6 +36,8 @@ class StatusFields(Protocol):
     def consecutive_failures(self) -> int: ...
     @property
     def next_run_at(self) -> datetime | None: ...
+    @property
+    def quarantined(self) -> Mapping[str, str] | None: ...
     @property
     def model_count(self) -> int: ...
     @property
@@ -70,6 +73,7 @@ STATUS_FIELDS = (
     "next_run_at",
     "model_count",
     "version",
+    "quarantined",
 )
 """The keys of :func:`status_json`, in order: what ``modelsync status --json`` prints."""
 
@@ -95,4 +99,10 @@ def status_json(state: StatusFields, *, failing_after: int) -> dict[str, Any]:
         "next_run_at": _iso(state.next_run_at),
         "model_count": state.model_count,
         "version": state.version,
+        "quarantined": quarantine_json(state.quarantined),
     }
+
+
+def quarantine_json(quarantined: Mapping[str, str] | None) -> list[dict[str, str]]:
+    """Quarantined entries as the API and ``--json`` show them: ``[{"id", "reason"}]``."""
+    return [{"id": key, "reason": reason} for key, reason in (quarantined or {}).items()]

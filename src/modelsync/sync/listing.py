@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import orjson
 import xxhash
 
-from modelsync.errors import ConfigError, PayloadError
+from modelsync.errors import ConfigError, PayloadError, UpstreamHTTPError
 from modelsync.fetch import FetchResponse, Validators, origin_of, rewrite_url
 from modelsync.gateways.base import MAX_PAGES, GatewayAdapter, GatewayConfig, Page, PageRequest
 
@@ -174,14 +174,21 @@ async def fetch_listing(
     total = 0
     first: FetchResponse | None = None
     while True:
-        response = await fetcher.get(
-            rewrite_url(request.url, upstream, config.name),
-            params=request.params,
-            headers=origins.headers_for(request, config.name),
-            validators=validators if first is None else None,
-            budget_s=budget() if budget is not None else None,
-            foreign_origins=origins.foreign,
-        )
+        try:
+            response = await fetcher.get(
+                rewrite_url(request.url, upstream, config.name),
+                params=request.params,
+                headers=origins.headers_for(request, config.name),
+                validators=validators if first is None else None,
+                budget_s=budget() if budget is not None else None,
+                foreign_origins=origins.foreign,
+            )
+        except UpstreamHTTPError as error:
+            fallback = adapter.fallback_request(request, error.status) if first is None else None
+            if fallback is None:
+                raise
+            request = fallback  # e.g. Nebius without its verbose listing: the plain one
+            continue
         if first is None:
             first = response
             if response.not_modified:

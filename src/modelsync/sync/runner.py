@@ -30,12 +30,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import structlog
 
+from modelsync.bounds import canonical_id_problem
 from modelsync.clock import Clock
 from modelsync.config import ResolvedGateway
 from modelsync.diff import diff_catalogs, stale_extras
@@ -43,6 +44,7 @@ from modelsync.domain import (
     CatalogEntry,
     ChangeKind,
     ChangeSource,
+    ModelChange,
     Presence,
     RunOutcome,
     SyncPlan,
@@ -55,6 +57,7 @@ from modelsync.guard import GuardPolicy, plan_sync
 from modelsync.identity import NO_OVERRIDES, IdentityOverrides
 from modelsync.observability import FailureStreaks
 from modelsync.store.base import GatewayState, LeaseGrant, RunRecord, RunResult, Store
+from modelsync.sync.health import quarantine_json
 from modelsync.sync.identities import IdentityUpkeep
 from modelsync.sync.lease import LeaseKeeper
 from modelsync.sync.listing import Listing, PageFetcher, fetch_listing
@@ -80,6 +83,10 @@ class RunSummary:
     duration_ms: int = 0
     error: str | None = None
     catalog_version: int | None = None
+    quarantined: Mapping[str, str] = field(default_factory=dict)
+    """Entries set aside by this run (id or place -> reason); their models kept as they were."""
+    filtered: Mapping[str, int] = field(default_factory=dict)
+    """Entries the adapter left out by design, counted by reason."""
 
     @property
     def ok(self) -> bool:
@@ -97,7 +104,46 @@ class RunSummary:
             "total_models": self.total_models,
             "duration_ms": self.duration_ms,
             "error": self.error,
+            "quarantined": quarantine_json(self.quarantined),
+            "filtered": dict(self.filtered),
         }
+
+
+def quarantine_changes(
+    adapter: GatewayAdapter,
+    snapshot: Snapshot,
+    previous: Mapping[str, CatalogEntry],
+    before: Mapping[str, str] | None,
+) -> tuple[ModelChange, ...]:
+    """A ``quarantined`` change per entry newly set aside (or set aside for another reason than
+    last time): the change feed shows each once, not on every run it stays bad."""
+    before = before or {}
+    found: list[ModelChange] = []
+    for key, reason in snapshot.quarantined.items():
+        if before.get(key) == reason:
+            continue
+        entry = previous.get(key)
+        found.append(
+            ModelChange(
+                kind=ChangeKind.QUARANTINED,
+                gateway=adapter.gateway,
+                gateway_model_id=key,
+                id=entry.id if entry is not None else guessed_id(adapter, key),
+                fields={"quarantine": (before.get(key), reason)},
+            )
+        )
+    return tuple(found)
+
+
+def guessed_id(adapter: GatewayAdapter, key: str) -> str:
+    """The canonical id the identity rules give a quarantined new entry's id, when it is safe;
+    else ``<gateway>/unidentified`` (an entry without an id, or one that is not an id)."""
+    with contextlib.suppress(Exception):
+        guessed = adapter.resolve(key).id
+        if canonical_id_problem(guessed) is None:
+            return guessed
+    fallback = f"{adapter.gateway}/unidentified"
+    return fallback if canonical_id_problem(fallback) is None else "unknown/unidentified"
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,12 +530,12 @@ class SyncRunner:
         )
         if listing.not_modified or listing.identical:
             outcome = RunOutcome.NOT_MODIFIED if listing.not_modified else RunOutcome.UNCHANGED
-            return _Attempt(
-                self._record(
-                    name, trigger, outcome, started,
-                    listing=listing, full=full, total_models=state.model_count,
-                )
+            record = self._record(
+                name, trigger, outcome, started,
+                listing=listing, full=full, total_models=state.model_count,
             )  # fmt: skip
+            # the same bytes as last time: the same entries are set aside as last time
+            return _Attempt(replace(record, quarantined=state.quarantined))
         if memo is not None:
             previous = memo.entries
         else:
@@ -502,6 +548,8 @@ class SyncRunner:
             name, trigger, outcome, started,
             listing=listing, full=full, total_models=plan.total_models, plan=plan,
         )  # fmt: skip
+        filtered = dict(self.adapter(gateway).filtered)
+        record = replace(record, quarantined=dict(snapshot.quarantined), filtered=filtered)
         return _Attempt(record, None if plan.is_empty else plan, previous, snapshot)
 
     def _plan(
@@ -530,6 +578,10 @@ class SyncRunner:
             total_models=snapshot.count,
             policy=self._guard,
         )
+        adapter = self.adapter(gateway)
+        held = quarantine_changes(adapter, snapshot, previous, state.quarantined)
+        if held:
+            plan = replace(plan, changes=(*plan.changes, *held))
         if full:  # the daily full resync also rewrites the never-compared extra fields
             refreshed = stale_extras(previous, snapshot.models)
             plan = replace(plan, upserts=(*plan.upserts, *refreshed)) if refreshed else plan
@@ -630,6 +682,7 @@ class SyncRunner:
             "total_models": record.total_models,
             "duration_ms": record.duration_ms,
             "trigger": record.trigger.value,
+            "quarantined": len(record.quarantined or ()),
         }
         name = record.gateway
         if record.succeeded:
@@ -701,4 +754,6 @@ def _summary(
         duration_ms=round((clock.monotonic() - began) * 1000),
         error=record.error,
         catalog_version=catalog_version,
+        quarantined=record.quarantined or {},
+        filtered=record.filtered,
     )

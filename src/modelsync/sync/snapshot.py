@@ -14,9 +14,13 @@ One pass over the adapter's raw entries:
 * the count is checked as it grows (``max_models``), then the snapshot as a whole (duplicates,
   empty, shrunk: :func:`~modelsync.guard.check_snapshot`).
 
-A bad entry (out of bounds, malformed, or one whose normalizing raises) rejects the whole snapshot
-with a reason that names the gateway and the entry (until per-entry quarantine sets single
-entries aside): :class:`~modelsync.errors.SnapshotRejected`, never an internal error.
+A bad entry (out of bounds, malformed, without an id, or one whose normalizing raises) is
+*quarantined* (issue 9 item 4): set aside with its reason in :attr:`Snapshot.quarantined`, the rest
+of the snapshot read on. A quarantined entry of a stored model keeps that model as it was (it
+joins ``unchanged``: never counted missing, never re-hashed, so the next run checks it again); a
+new one is simply not added. Above ``max_quarantined`` of the entries the whole snapshot is
+rejected (:class:`~modelsync.errors.SnapshotRejected`, naming the first bad entries), as is a
+snapshot the guard refuses; never an internal error.
 """
 
 from __future__ import annotations
@@ -27,10 +31,10 @@ from dataclasses import dataclass, field
 import orjson
 import xxhash
 
-from modelsync.bounds import model_problem, raw_entry_problem, shown_id
+from modelsync.bounds import model_problem, raw_entry_problem, raw_id_problem, shown_id
 from modelsync.domain import CatalogEntry, Model, Presence, extra_hash
 from modelsync.errors import PayloadError, SnapshotRejected
-from modelsync.gateways.base import GatewayAdapter, Page
+from modelsync.gateways.base import GatewayAdapter, Page, Unreadable
 from modelsync.guard import GuardPolicy, check_count, check_snapshot
 
 
@@ -43,18 +47,27 @@ class Snapshot:
     unchanged: set[str] = field(default_factory=set)
     """Entries whose raw bytes hash as their stored, present model's: that model again."""
     raw_hashes: dict[str, int] = field(default_factory=dict)
-    """Every entry's raw hash, by gateway model id (what the next run compares against)."""
+    """Every valid entry's raw hash, by gateway model id (what the next run compares against)."""
+    quarantined: dict[str, str] = field(default_factory=dict)
+    """Entries set aside, by gateway model id (or, for one without a usable id, where it was:
+    ``"<page 1: data[17]>"``, or the id escaped), with the reason."""
+    kept: set[str] = field(default_factory=set)
+    """The quarantined entries of stored models (kept as they were; also in ``unchanged``)."""
 
     @property
     def count(self) -> int:
-        return len(self.raw_hashes)
+        """The models the catalog holds after this snapshot: valid entries and kept ones."""
+        return len(self.raw_hashes) + len(self.kept)
 
 
-def bad_entry(gateway: str, raw_id: str, reason: str) -> SnapshotRejected:
-    """The rejection of a snapshot for one bad entry, naming both."""
-    return SnapshotRejected(
-        f"{gateway} model {shown_id(raw_id)} is not valid: {reason}; the snapshot is rejected "
-        "and the last good catalog kept"
+def too_many_bad(gateway: str, quarantined: Mapping[str, str], seen: int, share: float) -> str:
+    """The reason a snapshot with too many quarantined entries is rejected, naming them."""
+    named = "; ".join(f"{shown_id(key)}: {reason}" for key, reason in list(quarantined.items())[:3])
+    more = f" (and {len(quarantined) - 3} more)" if len(quarantined) > 3 else ""
+    return (
+        f"{gateway}: {len(quarantined)} of {seen} entries are not valid, more than "
+        f"{share:.0%} (MODELSYNC_GUARD__MAX_QUARANTINED): {named}{more}; the snapshot is "
+        "rejected and the last good catalog kept"
     )
 
 
@@ -76,45 +89,77 @@ def read_snapshot(
     gateway = adapter.gateway
     snapshot = Snapshot()
     models, unchanged, hashes = snapshot.models, snapshot.unchanged, snapshot.raw_hashes
+    quarantined, kept = snapshot.quarantined, snapshot.kept
     duplicates: list[str] = []
     dumps, digest, present = orjson.dumps, xxhash.xxh3_128_intdigest, Presence.PRESENT
+
+    def quarantine(raw_id: str, reason: str) -> None:
+        if raw_id in known:
+            kept.add(raw_id)
+            unchanged.add(raw_id)  # its stored model stays as it was, never missing
+            quarantined[raw_id] = reason
+        else:
+            key = raw_id if raw_id_problem(raw_id) is None else shown_id(raw_id)
+            quarantined[key] = reason
+
     for raw_id, raw in adapter.entries(pages):
-        if raw_id in hashes:
+        if type(raw) is Unreadable:
+            quarantined[raw_id] = raw.reason
+            continue
+        if raw_id in hashes or raw_id in kept or raw_id in quarantined:
             duplicates.append(raw_id)
             continue
+        if len(hashes) + len(quarantined) >= policy.max_models:
+            check_count(len(hashes) + len(quarantined) + 1, policy)
         key = dumps(raw)
         problem = raw_entry_problem(raw_id, key)
         if problem is not None:
-            raise bad_entry(gateway, raw_id, problem)
-        hashed = hashes[raw_id] = digest(key)
-        if len(hashes) > policy.max_models:
-            check_count(len(hashes), policy)
+            quarantine(raw_id, problem)
+            continue
+        hashed = digest(key)
         entry = known.get(raw_id)
         if entry is not None and entry.presence is not present:
             entry = None  # only a present model can be "the same again"
         if entry is not None and not full and entry.raw_hash == hashed:
+            hashes[raw_id] = hashed
             unchanged.add(raw_id)
             continue
-        try:
-            model = adapter.normalize(raw_id, raw)
-        except PayloadError as error:
-            reason = str(error).removeprefix(f"{gateway} model {raw_id!r}: ")
-            raise bad_entry(gateway, raw_id, reason) from None
-        except Exception as error:  # normalizing any other way fails is a bad entry too
-            raise bad_entry(gateway, raw_id, f"{type(error).__name__}: {error}") from error
-        if overridden is not None:
-            model = overridden(model)
-        problem = model_problem(model)
-        if problem is not None:
-            raise bad_entry(gateway, raw_id, problem)
+        model = checked_model(adapter, raw_id, raw, overridden)
+        if not isinstance(model, Model):
+            quarantine(raw_id, model)
+            continue
+        hashes[raw_id] = hashed
         if entry is not None and _same(entry, model, full=full):
             unchanged.add(raw_id)
             continue
         models[raw_id] = model
+    if quarantined:
+        seen = len(hashes) + len(quarantined)
+        if len(quarantined) > policy.max_quarantined * seen:
+            raise SnapshotRejected(too_many_bad(gateway, quarantined, seen, policy.max_quarantined))
     check_snapshot(
-        len(hashes), duplicates=duplicates, last_good_count=last_good_count, policy=policy
+        snapshot.count, duplicates=duplicates, last_good_count=last_good_count, policy=policy
     )
     return snapshot
+
+
+def checked_model(
+    adapter: GatewayAdapter,
+    raw_id: str,
+    raw: object,
+    overridden: Callable[[Model], Model] | None,
+) -> Model | str:
+    """The entry normalized (overrides applied) and within the bounds, or why it is not."""
+    try:
+        model = adapter.normalize(raw_id, raw)
+        if overridden is not None:
+            model = overridden(model)
+    except PayloadError as error:
+        return str(error).removeprefix(f"{adapter.gateway} model {raw_id!r}: ")
+    except Exception as error:  # noqa: BLE001 - normalizing that fails any way is a bad entry
+        return f"its normalization failed ({type(error).__name__})"
+    problem = model_problem(model)
+    return model if problem is None else problem
 
 
 def _same(entry: CatalogEntry, model: Model, *, full: bool) -> bool:

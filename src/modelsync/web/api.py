@@ -25,7 +25,7 @@ from modelsync.config import ResolvedGateway, find_gateway
 from modelsync.domain import ChangeSource
 from modelsync.errors import ConfigError, StoreError
 from modelsync.store.base import ModelQuery, ServedGateway, duration_ms
-from modelsync.sync.health import status_json
+from modelsync.sync.health import quarantine_json, status_json
 from modelsync.sync.identities import unmatched_page
 from modelsync.sync.runner import RunSummary
 from modelsync.web.auth import AdminRoute
@@ -154,6 +154,8 @@ def _last_run(gateway: ServedGateway) -> dict[str, Any] | None:
         "http_status": gateway.run_http_status,
         "bytes": gateway.run_bytes,
         "error": gateway.run_error,
+        "quarantined": quarantine_json(gateway.run_quarantined),
+        "filtered": dict(gateway.run_filtered or {}),
     }
 
 

@@ -23,6 +23,23 @@ class ErrorOut(Out):
     detail: str | list[dict[str, Any]]
 
 
+class QuarantinedOut(Out):
+    id: str = Field(
+        description="The gateway model id, or where an entry without a usable id was "
+        "(<page 1: data[17]>)"
+    )
+    reason: str
+
+
+_QUARANTINED = (
+    "Entries that failed validation and were set aside, each with its reason; their models "
+    "are kept as they were (never counted missing)"
+)
+_FILTERED = (
+    "Entries the adapter leaves out by design (other accounts, training endpoints...), by reason"
+)
+
+
 class RunSummaryOut(Out):
     gateway: str
     outcome: Outcome
@@ -34,6 +51,8 @@ class RunSummaryOut(Out):
     total_models: int
     duration_ms: int
     error: str | None
+    quarantined: list[QuarantinedOut] = Field(description=_QUARANTINED)
+    filtered: dict[str, int] = Field(description=_FILTERED)
 
 
 class SyncReportOut(Out):
@@ -63,6 +82,8 @@ class LastRunOut(Out):
     http_status: int | None
     bytes: int
     error: str | None
+    quarantined: list[QuarantinedOut] = Field(description=_QUARANTINED)
+    filtered: dict[str, int] = Field(description=_FILTERED)
 
 
 class LastWebhookOut(Out):
@@ -85,6 +106,9 @@ class GatewayStatusOut(Out):
     next_run_at: str | None
     model_count: int
     version: int
+    quarantined: list[QuarantinedOut] = Field(
+        description="The entries the last snapshot read set aside: quarantined now"
+    )
     breaker: Literal["closed", "open", "half_open"]
     running: bool
     last_run: LastRunOut | None
@@ -220,7 +244,10 @@ class ChangeOut(Out):
     gateway: str
     gateway_model_id: str
     id: str
-    kind: Literal["added", "updated", "removed", "restored"]
+    kind: Literal["added", "updated", "removed", "restored", "quarantined"] = Field(
+        description="quarantined: the entry failed validation and was set aside, the model "
+        "kept as it was; fields.quarantine holds the reason"
+    )
     fields: dict[str, list[Any]] = Field(description="{field: [old, new]}")
     anomalies: list[str]
     source: Literal["poll", "webhook", "manual", "identity"]
