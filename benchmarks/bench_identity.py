@@ -8,7 +8,10 @@ they really share is ``tests/fixtures/identity/shared_models.toml``. Printed:
 * every shared model that got more than one id (a miss);
 * every id holding offers of two different shared models (a wrong merge), and every id spanning
   two gateways that the list does not confirm (a merge nobody checked);
-* the pairs the list calls unconfirmable, and whether they were kept apart.
+* the pairs the list calls unconfirmable, and whether they were kept apart;
+* per gateway, the share of active offers with a prompt price as the gateway's own API gives it,
+  and with the models.dev reference catalog (``--reference``, the 2026-06-13 capture) filling
+  the offers without one, matched by gateway (its models.dev provider) and canonical id.
 
 Measure an older checkout's rules with ``PYTHONPATH=<checkout>/src``:
 
@@ -25,6 +28,51 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from identity_captures import capture_models, load_truth, score
+from modelsync.domain import Model, ModelStatus
+from modelsync.gateways.base import Page
+from modelsync.gateways.registry import build_adapter
+
+REFERENCE = "catalogs/models.dev_api.json_2026-06-13_via_symfony-models-dev.json"
+PROVIDERS = {
+    "openrouter": "openrouter", "groq": "groq", "together": "togetherai",
+    "fireworks": "fireworks-ai", "cerebras": "cerebras", "nebius": "nebius",
+    "vercel-ai-gateway": "vercel", "xai": "xai", "google": "google",
+}  # fmt: skip
+"""Gateway -> its provider id in models.dev."""
+
+
+def reference_prices(fixtures: Path) -> dict[tuple[str, str], Model]:
+    """models.dev's priced models by (models.dev provider, canonical id)."""
+    import orjson  # noqa: PLC0415 - only this report reads the 4 MB catalog
+
+    document = orjson.loads((fixtures / REFERENCE).read_bytes())
+    priced: dict[tuple[str, str], Model] = {}
+    for model in build_adapter("modelsdev", "modelsdev").parse([Page(document)]):
+        provider = model.gateway_model_id.partition("/")[0]
+        if model.pricing.prompt is not None:
+            priced.setdefault((provider, model.id), model)
+    return priced
+
+
+def price_shares(models: list[Model], fixtures: Path) -> None:
+    """Per gateway: active offers, the share with a prompt price, and with the reference."""
+    reference = reference_prices(fixtures)
+    print("active offers with a prompt price (gateway API -> with models.dev filling the rest):")
+    by_gateway: dict[str, list[Model]] = defaultdict(list)
+    for model in models:
+        if model.status is ModelStatus.ACTIVE:
+            by_gateway[model.gateway].append(model)
+    for gateway, offers in sorted(by_gateway.items()):
+        own = sum(1 for m in offers if m.pricing.prompt is not None)
+        provider = PROVIDERS.get(gateway, gateway)
+        filled = sum(
+            1 for m in offers if m.pricing.prompt is None and (provider, m.id) in reference
+        )
+        total = len(offers)
+        print(
+            f"  {gateway:<18} {total:>4} offers: {own / total:6.1%} -> "
+            f"{(own + filled) / total:6.1%}"
+        )
 
 
 def main() -> None:
@@ -57,6 +105,8 @@ def main() -> None:
             print(f"  merged: {sorted(offers)} ({why})")
     if report.unknown:
         print(f"offers of the list no capture has: {report.unknown}")
+    if (args.fixtures / REFERENCE).exists():
+        price_shares(models, args.fixtures)
 
 
 if __name__ == "__main__":
