@@ -65,12 +65,10 @@ CASES = [
          r"catalog$"),
     Case("together", {"kind": "dict_for_list"}, FAILED,
          r"^together page 1: expected the bare list of models, got an object$"),
-    Case("openrouter", {"kind": "bad_price"}, REJECTED,
-         r"^openrouter model '[^']+' is not valid: pricing\.prompt must be a number, got 'N/A'; "
-         r"the snapshot is rejected and the last good catalog kept$"),
-    Case("near", {"kind": "bad_price"}, REJECTED,
-         r"^near model '[^']+' is not valid: inputCostPerToken\.amount must be a number, got "
-         r"'N/A'; the snapshot is rejected"),
+    Case("near", {"kind": "bad_price"}, REJECTED,  # 1 bad entry of 9: over the 5% share
+         r"^near: 1 of 9 entries are not valid, more than 5% \(MODELSYNC_GUARD__MAX_QUARANTINED\)"
+         r": '[^']+': inputCostPerToken\.amount must be a number, got 'N/A'; the snapshot is "
+         r"rejected and the last good catalog kept$"),
     Case("vercel-ai-gateway", {"kind": "duplicate_ids"}, REJECTED,
          r"^duplicate model ids in one response \(2\): "),
     Case("huggingface", {"kind": "huge_body", "mib": 1}, FAILED,
@@ -171,3 +169,35 @@ async def test_fault_keeps_the_last_good_catalog(upstream: str, tmp_path: Path, 
         assert await runtime.store.list_changes(gateway=name, limit=10_000) == changes
         assert without_last_seen(await served(runtime, name)) == without_last_seen(before)
         assert await runtime.store.catalog_version() == version
+
+
+async def test_one_bad_price_of_21_is_quarantined(upstream: str, tmp_path: Path) -> None:
+    """Issue 9 item 4 over loopback: OpenRouter's bad_price fault breaks one entry of 21 (under
+    the 5% share): that entry is quarantined by name with its reason, its model served as it
+    was, the rest applies; status and the change feed name it once; clearing it recovers."""
+    admin(upstream, "POST", "/_admin/reset?gateway=openrouter")
+    async with open_runtime(settings_for(upstream, tmp_path)) as runtime:
+        good = await runtime.runner.run("openrouter")
+        before = without_last_seen(await served(runtime, "openrouter"))
+        admin(
+            upstream, "POST", "/_admin/fault", json={"gateway": "openrouter", "kind": "bad_price"}
+        )
+        for _ in (1, 2):
+            bad = await runtime.runner.run("openrouter")
+            assert bad.ok, bad
+            assert (bad.added, bad.updated, bad.removed, bad.missing) == (0, 0, 0, 0)
+            [(key, reason)] = bad.quarantined.items()
+            assert reason == "pricing.prompt must be a number, got 'N/A'"
+            status = await status_of(runtime, "openrouter")
+            assert status["quarantined"] == [{"id": key, "reason": reason}]
+            assert (status["status"], status["model_count"]) == ("ok", good.total_models)
+            assert without_last_seen(await served(runtime, "openrouter")) == before
+        changes = await runtime.store.list_changes(gateway="openrouter", limit=10_000)
+        held = [c for c in changes if c.change.kind.value == "quarantined"]
+        assert [(c.change.gateway_model_id, c.change.fields["quarantine"][1]) for c in held] == [
+            (key, reason)
+        ]
+        admin(upstream, "DELETE", "/_admin/fault?gateway=openrouter")
+        healed = await runtime.runner.run("openrouter")
+        assert (healed.ok, healed.quarantined) == (True, {})
+        assert (await status_of(runtime, "openrouter"))["quarantined"] == []
