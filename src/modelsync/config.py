@@ -156,6 +156,31 @@ class CacheSettings(BaseModel):
     redis_prefix: str = Field("modelsync:cache", min_length=1, max_length=200)
 
 
+class AnalyticsSettings(BaseModel):
+    """Where product analytics go (:mod:`modelsync.observability.analytics`): PostHog, a file."""
+
+    posthog_host: str | None = None
+    """PostHog's address (``MODELSYNC_ANALYTICS__POSTHOG_HOST``); events go to ``/batch/``."""
+    posthog_key: SecretStr | None = None
+    """The project API key (``MODELSYNC_ANALYTICS__POSTHOG_KEY``)."""
+    file: Path | None = None
+    """A JSON-lines file to append events to (``MODELSYNC_ANALYTICS__FILE``)."""
+    batch_size: int = Field(100, ge=1, le=1000)
+    flush_interval_s: float = Field(5.0, gt=0)
+    max_queue: int = Field(10_000, ge=1)
+
+
+class ProcessSettings(BaseModel):
+    """This process in the fleet: its heartbeat and when it counts as lagging."""
+
+    heartbeat_s: float = Field(5.0, gt=0)
+    """How often the process records itself (and refreshes its gateway gauges)."""
+    expire_after_s: float = Field(30.0, gt=0)
+    """A process silent this long is dead: dropped from the status, its row deleted."""
+    lag_threshold_s: float = Field(10.0, ge=0)
+    """A process behind the store's catalog version for longer than this is lagging."""
+
+
 class GatewaySettings(BaseModel):
     """Overrides for a shipped gateway, or the whole definition of a configured one."""
 
@@ -197,12 +222,14 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    process: ProcessSettings = Field(default_factory=ProcessSettings)
     gateways: dict[str, GatewaySettings] = Field(default_factory=dict)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     api_keys: dict[str, SecretStr] = Field(default_factory=dict, exclude=True)
     """gateway -> key, read from each gateway's key variable by :func:`load_settings`."""
 
-    @field_validator("admin_token", "webhook_secret", mode="after")
+    @field_validator("admin_token", "webhook_secret", "sentry_dsn", mode="after")
     @classmethod
     def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         """An empty or blank secret is not configured (``Bearer `` must never match it)."""

@@ -19,6 +19,7 @@ from modelsync.clock import Clock, SystemClock
 from modelsync.config import ResolvedGateway, Settings, resolve_gateways
 from modelsync.fetch import Fetcher, FetchPolicy, build_client
 from modelsync.guard import GuardPolicy
+from modelsync.observability.runs import RunObserver
 from modelsync.store import create_store
 from modelsync.store.base import GatewayRegistration, RetentionPolicy, Store
 from modelsync.sync.offload import INLINE, Offload
@@ -107,6 +108,7 @@ async def open_runtime(
                 full_resync_s=scheduler.full_resync_s,
                 identity=settings.identity.overrides(),
                 offload=offload,
+                observer=RunObserver(failing_after=scheduler.breaker_threshold),
             )
             await runner.identity.migrate(store, clock)
             yield Runtime(settings, gateways, store, client, runner, clock, owner)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -76,3 +77,29 @@ async def test_a_duplicate_requests_again_unless_this_process_just_did() -> None
     clock.advance(120)
     await verifications.reverify("groq")
     assert requested == ["groq", "groq"]  # a run started after the webhook: nothing owed
+
+
+async def test_a_duplicate_on_another_process_leaves_the_sync_to_the_live_acceptor() -> None:
+    """Replayed to B moments after live A accepted it: B requests nothing now, and requests it
+    once the grace has passed if it is still owed; a dead acceptor's is requested at once."""
+    clock = ManualClock(LATER)
+    accepted = replace(STATE, last_webhook_at=LATER, last_webhook={"process": "A"})
+    store = States(accepted)
+    living = {"A"}
+
+    async def alive(process: str) -> bool:
+        return process in living
+
+    requested: list[str] = []
+    on_b = Verifications(store, requested.append, clock, grace_s=0.2, process="B", alive=alive)
+    await on_b.reverify("groq")
+    assert requested == []  # A is alive and accepted it a moment ago: A's sync
+    clock.advance(0.25)
+    await asyncio.sleep(0.4)  # the recheck B scheduled: still owed past the grace
+    assert requested == ["groq"]
+    living.clear()
+    clock.advance(1)
+    store.states = [replace(accepted, last_webhook_at=clock.now())]
+    await on_b.reverify("groq")
+    assert requested == ["groq", "groq"]  # A is dead: at once
+    on_b.close()

@@ -268,6 +268,7 @@ async def test_accepted_event_is_recorded_and_verified_by_one_webhook_sync(
         "event_types": ["models.added"],
         "models": 1,
         "scheme": "hmac-sha256",
+        "process": service.services.runtime.owner,  # who accepted it (issue 11: verified once)
     }
     manifest = service.services.manifest
     canonical = news[0]["id"]  # the raw id as groq's adapter identifies it

@@ -144,9 +144,10 @@ def status(
     remote: RemoteOption = None,
 ) -> None:
     """Show every gateway's health, schedule and last outcome."""
-    from modelsync.cli.views import read_status, render_status
+    from modelsync.cli.views import read_processes, read_status, render_processes, render_status
 
     settings = _settings()
+    processes = None
     if remote:
         from modelsync.cli.remote import remote_status
 
@@ -155,10 +156,15 @@ def status(
     else:
         names = _guard(lambda: _selected(settings, gateway) if gateway else None)
         rows = _run(read_status(settings, names))
+        processes = _run(read_processes(settings))
     if json:
-        _emit_json({"gateways": rows})
+        _emit_json(
+            {"gateways": rows} if processes is None else {"gateways": rows, "processes": processes}
+        )
     else:
         render_status(out, rows)
+        if processes is not None:
+            render_processes(out, processes)
 
 
 @app.command()

@@ -13,6 +13,7 @@ from modelsync.config import ResolvedGateway, Settings, resolve_gateways
 from modelsync.store import create_store
 from modelsync.store.base import GatewayState
 from modelsync.sync.health import status_json
+from modelsync.sync.processes import process_json
 
 HEALTH_STYLE = {"ok": "green", "degraded": "yellow", "failing": "bold red", "disabled": "dim"}
 
@@ -53,6 +54,45 @@ def registered(
         for name, row in rows.items()
         if (gateway := gateways.get(name)) is not None and name in wanted
     )
+
+
+async def read_processes(settings: Settings) -> list[dict[str, Any]]:
+    """The serving processes in the store's registry (``"processes"`` of the status API)."""
+    fleet = settings.process
+    store = create_store(settings.database_url)
+    await store.open()
+    try:
+        rows = await store.live_processes(expire_after_s=fleet.expire_after_s)
+    finally:
+        await store.close()
+    return [
+        process_json(row, threshold_s=fleet.lag_threshold_s, heartbeat_s=fleet.heartbeat_s)
+        for row in rows
+    ]
+
+
+def render_processes(console: Console, rows: Sequence[dict[str, Any]]) -> None:
+    """The fleet under the gateways' table: one line per serving process."""
+    if not rows:
+        console.print("[dim]no serving process (modelsync serve) is registered[/]")
+        return
+    now = datetime.now(UTC)
+    table = Table(box=None, pad_edge=False, expand=False)
+    for column in ("process", "host", "pid", "applied", "seen", "state"):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        state = (
+            f"[bold red]lagging ({row['behind_s']:.0f}s)[/]" if row["lagging"] else "[green]ok[/]"
+        )
+        table.add_row(
+            row["id"],
+            row["host"],
+            str(row["pid"]),
+            str(row["applied_version"]),
+            relative(row["last_seen_at"], now),
+            state,
+        )
+    console.print(table)
 
 
 def _when(value: str | None) -> str:

@@ -25,6 +25,8 @@ from modelsync.fetch.policy import (
     retry_delay,
     status_error,
 )
+from modelsync.observability.metrics import upstream_request
+from modelsync.observability.runs import count_request
 
 log = structlog.get_logger("modelsync.fetch")
 
@@ -185,11 +187,13 @@ class Fetcher:
     async def _one(self, url: httpx.URL, shown: str, headers: httpx.Headers) -> _Answer | httpx.URL:
         """One request: its answer, or the URL it redirects to."""
         policy = self._policy
+        observed = _Observed(shown)
         try:
             async with self._client.stream(
                 "GET", url, headers=headers, timeout=policy.timeout, follow_redirects=False
             ) as response:
                 status = response.status_code
+                observed.answered(status)
                 final = redact_url(str(response.url))
                 names = {name.lower(): value for name, value in response.headers.items()}
                 if response.is_redirect and status != 304:
@@ -202,11 +206,36 @@ class Fetcher:
                 excerpt = await body_excerpt(response, final)
                 raise status_error(status, final, names, excerpt, self._now())
         except httpx.TimeoutException as exc:
+            observed.failed(exc)
             raise TransientFetchError(_timeout_message(exc, policy, shown)) from exc
         except (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ProxyError) as exc:
+            observed.failed(exc)
             raise TransientFetchError(f"connection failed for {shown}: {_describe(exc)}") from exc
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+            observed.failed(exc)
             raise FetchError(f"could not fetch {shown}: {_describe(exc)}") from exc
+
+
+class _Observed:
+    """One request as metrics and the DEBUG request log see it (the URL shown redacted)."""
+
+    def __init__(self, shown: str) -> None:
+        self._shown = shown
+        self._started = time.perf_counter()
+        self._status: int | None = None
+
+    def answered(self, status: int) -> None:
+        self._status = status
+        upstream_request(status)
+        count_request()
+        ms = round((time.perf_counter() - self._started) * 1000)
+        log.debug("upstream_request", url=self._shown, status=status, ms=ms)
+
+    def failed(self, exc: Exception) -> None:
+        if self._status is None:  # no answer at all (an answered one was counted)
+            upstream_request("error")
+            count_request()
+        log.debug("upstream_request_failed", url=self._shown, error=type(exc).__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,8 @@ class GatewayState:
     fencing_token: int
     last_webhook_at: datetime | None = None
     last_webhook: Mapping[str, Any] | None = None
+    lease_taken_from: str | None = None
+    """The owner whose lapsed lease the holder took over (``None``: the lease was free)."""
     """The newest accepted webhook naming this gateway: ``received_at``, ``event_types``,
     ``models``, ``scheme``. Kept on the row, so it outlives the deliveries' dedupe window."""
     quarantined: Mapping[str, str] | None = None
@@ -284,6 +286,34 @@ class WebhookDelivery:
     received_at: datetime
     expires_at: datetime
     detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessBeat:
+    """What a serving process reports about itself on each heartbeat."""
+
+    id: str
+    host: str
+    pid: int
+    version: str
+    started_at: datetime
+    applied_version: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessRow:
+    """A live process as the registry holds it, with the database's now and catalog version."""
+
+    id: str
+    host: str
+    pid: int
+    version: str
+    started_at: datetime
+    last_seen_at: datetime
+    applied_version: int
+    behind_since: datetime | None
+    now: datetime
+    catalog_version: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -500,6 +530,23 @@ class Store(ABC):
         Backends should override this default (one call per delivery) with one transaction.
         """
         return [await self.record_delivery(delivery) for delivery in deliveries]
+
+    # -- the process registry --------------------------------------------------------------
+
+    @abstractmethod
+    async def heartbeat_process(self, beat: ProcessBeat, *, expire_after_s: float) -> None:
+        """Record the process (``last_seen_at``: the database's now; ``behind_since`` kept while
+        its applied version is below the catalog version), and delete every process silent for
+        longer than ``expire_after_s``."""
+
+    @abstractmethod
+    async def live_processes(self, *, expire_after_s: float) -> list[ProcessRow]:
+        """The processes seen within ``expire_after_s``, oldest first, each with the database's
+        now and catalog version (read in the same statement)."""
+
+    @abstractmethod
+    async def leave_process(self, process_id: str) -> None:
+        """Delete the process's row (a clean shutdown)."""
 
     @abstractmethod
     async def list_deliveries(self, *, limit: int = 50) -> list[WebhookDelivery]:

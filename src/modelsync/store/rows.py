@@ -293,6 +293,7 @@ def last_webhook_params(
                 "event_types": list(delivery.event_types),
                 "models": delivery.model_count,
                 "scheme": delivery.scheme,
+                **({"process": delivery.detail["process"]} if "process" in delivery.detail else {}),
             },
         }
         for gateway, delivery in newest.items()

@@ -123,6 +123,20 @@ gateways = Table(
     Column("last_webhook_at", UtcDateTime),
     Column("last_webhook", Json),
     Column("quarantined", Json),
+    Column("lease_taken_from", Text),
+)
+
+processes = Table(
+    "processes",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("version", String(50), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("applied_version", BigInteger, nullable=False),
+    Column("behind_since", UtcDateTime),
 )
 
 models = Table(

@@ -105,7 +105,7 @@ from modelsync.domain import (
 )
 from modelsync.errors import LeaseLost, StoreError
 from modelsync.identity.unmatched import OfferRow
-from modelsync.store import queries, renames, rows, served
+from modelsync.store import processes, queries, renames, rows, served
 from modelsync.store import statements as sql
 from modelsync.store.base import (
     GatewayRegistration,
@@ -114,6 +114,8 @@ from modelsync.store.base import (
     Lease,
     LeaseGrant,
     ModelQuery,
+    ProcessBeat,
+    ProcessRow,
     PruneResult,
     RetentionPolicy,
     RunRecord,
@@ -538,6 +540,20 @@ class SqlStore(Store):
             answers.append(delivery.key in stored)
             stored.discard(delivery.key)
         return answers
+
+    async def heartbeat_process(self, beat: ProcessBeat, *, expire_after_s: float) -> None:
+        async with self._write("record this process") as conn:
+            await conn.execute(processes.heartbeat(self.flags), processes.beat_params(beat))
+            await conn.execute(processes.expire(self.flags), {"p_ttl": -expire_after_s})
+
+    async def live_processes(self, *, expire_after_s: float) -> list[ProcessRow]:
+        async with self._read("list the processes") as conn:
+            found = await conn.execute(processes.live(self.flags), {"p_ttl": -expire_after_s})
+            return [ProcessRow(**row) for row in found.mappings().all()]
+
+    async def leave_process(self, process_id: str) -> None:
+        async with self._write("remove this process") as conn:
+            await conn.execute(processes.LEAVE, {"p_id": process_id})
 
     async def list_deliveries(self, *, limit: int = 50) -> list[WebhookDelivery]:
         async with self._read("list webhook deliveries") as conn:

@@ -91,8 +91,12 @@ def db_later(flags: DialectFlags) -> ColumnElement[Any]:
 
 def lease_values(flags: DialectFlags) -> dict[Any, Any]:
     """Take a lease: this owner, expiring ``p_ttl`` seconds from the database's now, a new token."""
+    owner: Any = bindparam("p_owner", type_=String)
     return {
-        g.lease_owner: bindparam("p_owner"),
+        g.lease_taken_from: case(
+            (and_(g.lease_owner.is_not(None), g.lease_owner != owner), g.lease_owner), else_=None
+        ),
+        g.lease_owner: owner,
         g.lease_expires_at: db_later(flags),
         g.fencing_token: g.fencing_token + 1,
     }

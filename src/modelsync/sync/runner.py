@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -56,6 +57,8 @@ from modelsync.gateways.registry import build_adapter
 from modelsync.guard import GuardPolicy, plan_sync
 from modelsync.identity import NO_OVERRIDES, IdentityOverrides
 from modelsync.observability import FailureStreaks
+from modelsync.observability.metrics import lease_lost, lease_taken
+from modelsync.observability.runs import RunObserver, stage, stages_done
 from modelsync.store.base import GatewayState, LeaseGrant, RunRecord, RunResult, Store
 from modelsync.sync.health import quarantine_json
 from modelsync.sync.identities import IdentityUpkeep
@@ -253,7 +256,9 @@ class SyncRunner:
         full_resync_s: float = 24 * 60 * 60,
         identity: IdentityOverrides = NO_OVERRIDES,
         offload: Offload = INLINE,
+        observer: RunObserver | None = None,
     ) -> None:
+        self.observer = observer or RunObserver()
         self._store = store
         self._fetcher = fetcher
         self._gateways = gateways
@@ -319,6 +324,8 @@ class SyncRunner:
                 self._owner, now=now, ttl_s=self._lease_ttl_s, limit=limit, candidates=candidates
             )
             self._active.update(grant.lease.gateway for grant in grants)
+        for grant in grants:
+            lease_taken(takeover=grant.state.lease_taken_from is not None)
         return grants
 
     async def release(self, grant: LeaseGrant) -> None:
@@ -340,6 +347,7 @@ class SyncRunner:
                     )
                     if grant is not None:
                         self._active.add(name)
+                        lease_taken(takeover=grant.state.lease_taken_from is not None)
                         return grant
             if loop.time() >= deadline:
                 return None
@@ -417,9 +425,10 @@ class SyncRunner:
         else:
             self._active.add(name)
         try:
-            return await self._run_leased(
-                gateway, grant, trigger=trigger, full=full, next_run=next_run, began=began
-            )
+            with self.observer.run(name, trigger.value, interval_s=gateway.interval_s):
+                return await self._run_leased(
+                    gateway, grant, trigger=trigger, full=full, next_run=next_run, began=began
+                )
         finally:
             self._active.discard(name)
 
@@ -518,16 +527,17 @@ class SyncRunner:
         if memo is not None and memo.version != state.version:
             del self._memos[name]
             memo = None
-        listing = await fetch_listing(
-            self._fetcher,
-            self.adapter(gateway),
-            gateway.config,
-            upstream=self._upstream,
-            previous_hash=None if full else state.body_hash,
-            validators=None if full else Validators(state.etag, state.last_modified),
-            budget=budget,
-            loads=self._offload.loads,
-        )
+        with stage("fetch"):
+            listing = await fetch_listing(
+                self._fetcher,
+                self.adapter(gateway),
+                gateway.config,
+                upstream=self._upstream,
+                previous_hash=None if full else state.body_hash,
+                validators=None if full else Validators(state.etag, state.last_modified),
+                budget=budget,
+                loads=self._offload.loads,
+            )
         if listing.not_modified or listing.identical:
             outcome = RunOutcome.NOT_MODIFIED if listing.not_modified else RunOutcome.UNCHANGED
             record = self._record(
@@ -540,9 +550,10 @@ class SyncRunner:
             previous = memo.entries
         else:
             previous = dict((await self._store.load_catalog(name)).entries)
-        snapshot, plan = await self._offload.call(
+        snapshot, plan, timings = await self._offload.call(
             self._plan, gateway, listing, previous, state=state, full=full
         )
+        stages_done(("normalize", "diff"), timings)
         outcome = RunOutcome.UNCHANGED if plan.is_empty else RunOutcome.CHANGED
         record = self._record(
             name, trigger, outcome, started,
@@ -560,8 +571,10 @@ class SyncRunner:
         *,
         state: GatewayState,
         full: bool,
-    ) -> tuple[Snapshot, SyncPlan]:
-        """The CPU-heavy middle of a run (check, normalize, diff, plan): off the loop in serve."""
+    ) -> tuple[Snapshot, SyncPlan, tuple[float, float, float]]:
+        """The CPU-heavy middle of a run (check, normalize, diff, plan): off the loop in serve.
+        Also when its stages began and ended (wall clock: the spans of the run's trace)."""
+        began = time.time()
         snapshot = read_snapshot(
             self.adapter(gateway),
             listing.pages,
@@ -572,6 +585,7 @@ class SyncRunner:
             overridden=self.identity.overridden if self.identity.overrides else None,
         )
         del listing.pages[:]  # the decoded pages are done with: free them before the diff
+        normalized = time.time()
         plan = plan_sync(
             gateway.name,
             diff_catalogs(previous, snapshot.models, snapshot.unchanged),
@@ -585,7 +599,7 @@ class SyncRunner:
         if full:  # the daily full resync also rewrites the never-compared extra fields
             refreshed = stale_extras(previous, snapshot.models)
             plan = replace(plan, upserts=(*plan.upserts, *refreshed)) if refreshed else plan
-        return snapshot, plan
+        return snapshot, plan, (began, normalized, time.time())
 
     async def _finish(
         self,
@@ -600,14 +614,16 @@ class SyncRunner:
         name = gateway.name
         record = attempt.record
         try:
-            result = await self._store.finish_run(
-                record, attempt.plan, lease=keeper.lease, now=self._clock.now()
-            )
+            with stage("apply"):
+                result = await self._store.finish_run(
+                    record, attempt.plan, lease=keeper.lease, now=self._clock.now()
+                )
         except LeaseLost:
             self._memos.pop(name, None)
             error = "the run lost its lease before it was recorded (another process took over)"
             lost = record if not record.succeeded else self._failed(record, error, state, next_run)
             await self._record_unleased(lost)
+            lease_lost()
             self._log_run(state, lost, None)
             return _summary(lost, began, self._clock)
         except StoreError as exc:
@@ -623,7 +639,7 @@ class SyncRunner:
                 remember, attempt.previous, attempt.plan, attempt.snapshot
             )
             self._memos[name] = _Memo(result.gateway_version, entries)
-        self._log_run(state, record, attempt.error)
+        self._log_run(state, record, attempt.error, plan=attempt.plan, result=result)
         if attempt.plan is not None:
             await self._notify(
                 AppliedRun(name, attempt.plan, result, record.trigger, presence_changed=presence)
@@ -669,11 +685,19 @@ class SyncRunner:
                 log.exception("sync.listener_failed", gateway=applied.gateway)
 
     def _log_run(
-        self, before: GatewayState, record: RunRecord, error: BaseException | None
+        self,
+        before: GatewayState,
+        record: RunRecord,
+        error: BaseException | None,
+        *,
+        plan: SyncPlan | None = None,
+        result: RunResult | None = None,
     ) -> None:
-        """One line per run while healthy; one when a failure streak starts (the traceback of
-        an internal error with it) and one when it ends."""
-        fields = {
+        """The run's one summary line (outcome, counts, duration, bytes, attempts), after the
+        observer has counted it. A failure streak's first run logs at warning level (with the
+        traceback of an internal error), its recovery as ``sync.recovered``; every other run,
+        failed ones included, as ``sync.run``."""
+        fields: dict[str, Any] = {
             "gateway": record.gateway,
             "outcome": record.outcome.value,
             "added": record.added,
@@ -684,6 +708,16 @@ class SyncRunner:
             "trigger": record.trigger.value,
             "quarantined": len(record.quarantined or ()),
         }
+        fields.update(
+            self.observer.finished(
+                before,
+                record,
+                plan=plan,
+                error=error,
+                stored_run_id=result.run_id if result else None,
+                catalog_version=result.catalog_version if result else None,
+            )
+        )
         name = record.gateway
         if record.succeeded:
             recovered = self._streaks.recovered(name, "sync.recovered", **fields)
@@ -691,6 +725,10 @@ class SyncRunner:
                 log.info("sync.recovered", failures=before.consecutive_failures, **fields)
             elif not recovered:
                 log.info("sync.run", **fields)
+            return
+        if self._streaks.failing(name):
+            failures = self._streaks.count(name)
+            log.info("sync.run", error=record.error, failures=failures, **fields)
             return
         exc_info: BaseException | bool = error if error is not None else False
         self._streaks.failed(name, "sync.failing", exc_info=exc_info, error=record.error, **fields)

@@ -24,9 +24,12 @@ from modelsync.cache.tags import (
 from modelsync.config import ResolvedGateway, find_gateway
 from modelsync.domain import ChangeSource
 from modelsync.errors import ConfigError, StoreError
+from modelsync.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from modelsync.observability.metrics import metrics
 from modelsync.store.base import ModelQuery, ServedGateway, duration_ms
 from modelsync.sync.health import quarantine_json, status_json
 from modelsync.sync.identities import unmatched_page
+from modelsync.sync.processes import process_json
 from modelsync.sync.runner import RunSummary
 from modelsync.web.auth import AdminRoute
 from modelsync.web.deps import services_of
@@ -174,8 +177,14 @@ async def _status(services: Services, gateway: str | None) -> dict[str, Any]:
             last_webhook=found.last_webhook,
         )
         rows.append(row)
+    fleet = services.settings.process
+    live = services.heartbeat.fleet
     return {
         "catalog_version": statuses.catalog_version,
+        "processes": [
+            process_json(row, threshold_s=fleet.lag_threshold_s, heartbeat_s=fleet.heartbeat_s)
+            for row in live
+        ],
         "process": {
             "owner": services.runtime.owner,
             "started_at": services.started_at,
@@ -331,6 +340,16 @@ async def list_changes(
         return Fresh(body, changes_tags(name, model), version)
 
     return await services.cache.respond(request, build)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def prometheus_metrics(request: Request) -> Response:
+    """Prometheus' text exposition of this process's metrics (see observability.metrics),
+    gzip-compressed when the scraper accepts it."""
+    gzip = "gzip" in request.headers.get("accept-encoding", "")
+    body = metrics().render(gzip=gzip)
+    headers = {"content-encoding": "gzip", "vary": "accept-encoding"} if gzip else None
+    return Response(body, media_type=METRICS_CONTENT_TYPE, headers=headers)
 
 
 @router.get("/healthz", response_model=HealthOut, tags=["health"])

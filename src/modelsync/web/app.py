@@ -22,7 +22,7 @@ from modelsync.cache.responses import ResponseCache
 from modelsync.clock import Clock
 from modelsync.config import ServerSettings, Settings, load_settings
 from modelsync.errors import StoreError
-from modelsync.observability import configure_logging
+from modelsync.observability import configure_logging, logged_request
 from modelsync.pages import routes as pages
 from modelsync.pages.fast import serve_cached
 from modelsync.web import api, guards, webhooks
@@ -41,8 +41,16 @@ class ModelsyncAPI(FastAPI):
     max_body_bytes = ServerSettings().max_body_bytes
     response_cache: ResponseCache | None = None
     """Set by the lifespan: ``GET``/``HEAD`` reads it serves are answered before routing."""
+    request_log = False
+    """``MODELSYNC_LOG_LEVEL=DEBUG``: one line per request (method, path, status, time)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.request_log and scope["type"] == "http":
+            await logged_request(self._answer, scope, receive, send)
+        else:
+            await self._answer(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         if webhooks.is_delivery(scope):
             scope["app"] = self
             await webhooks.serve_delivery(self.state.services.receiver, receive, send, scope)
@@ -109,6 +117,7 @@ def create_app(
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.max_body_bytes = settings.server.max_body_bytes
+    app.request_log = (settings.log_level or "").upper() == "DEBUG"
     app.include_router(api.router)
     app.include_router(webhooks.router)
     app.include_router(pages.router)

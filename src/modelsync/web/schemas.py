@@ -91,6 +91,8 @@ class LastWebhookOut(Out):
     event_types: list[str]
     models: int
     scheme: str
+    process: str | None = None
+    """The serving process that accepted it."""
 
 
 class GatewayStatusOut(Out):
@@ -122,8 +124,23 @@ class ProcessOut(Out):
     running: list[str]
 
 
+class FleetProcessOut(Out):
+    """A serving process of the fleet, from the store's registry."""
+
+    id: str
+    host: str
+    pid: int
+    version: str
+    started_at: str
+    applied_version: int
+    last_seen_at: str
+    behind_s: float
+    lagging: bool
+
+
 class StatusOut(Out):
     catalog_version: int
+    processes: list[FleetProcessOut]
     process: ProcessOut
     gateways: list[GatewayStatusOut]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,8 +26,18 @@ from modelsync.cache.setup import response_cache
 from modelsync.clock import Clock, SystemClock
 from modelsync.config import Settings
 from modelsync.domain import ChangeSource
+from modelsync.observability.analytics import (
+    Analytics,
+    AnalyticsSink,
+    JsonLinesSink,
+    PostHogSink,
+)
+from modelsync.observability.metrics import metrics
+from modelsync.observability.sentry import close_sentry, init_sentry
 from modelsync.runtime import Runtime, open_runtime
 from modelsync.sync.offload import Offload
+from modelsync.sync.processes import AppliedVersion, ProcessHeartbeat
+from modelsync.sync.runner import AppliedRun
 from modelsync.sync.schedule import SchedulePolicy
 from modelsync.sync.scheduler import Scheduler
 from modelsync.web.invalidation import HealthWatch, canonical_ids, run_listener
@@ -52,6 +62,9 @@ class Services:
     cache: ResponseCache
     invalidations: Invalidations
     health: HealthWatch
+    applied: AppliedVersion
+    heartbeat: ProcessHeartbeat
+    analytics: Analytics | None
 
     @property
     def clock(self) -> Clock:
@@ -69,6 +82,40 @@ def schedule_policy(settings: Settings) -> SchedulePolicy:
     )
 
 
+def analytics_sink(settings: Settings, client: httpx.AsyncClient) -> AnalyticsSink | None:
+    """The configured analytics sink: PostHog when its host and key are set, else a file.
+
+    ``client`` is the analytics' own (the upstream client may be a test's stand-in transport)."""
+    config = settings.analytics
+    if config.posthog_host and config.posthog_key:
+        return PostHogSink(client, config.posthog_host, config.posthog_key.get_secret_value())
+    if config.file is not None:
+        return JsonLinesSink(config.file)
+    return None
+
+
+async def start_analytics(
+    settings: Settings, clock: Clock, process: str, stack: AsyncExitStack
+) -> Analytics | None:
+    """The analytics queue and its sender, when a sink is configured (closed by ``stack``)."""
+    client = httpx.AsyncClient(timeout=10.0)
+    stack.push_async_callback(client.aclose)
+    sink = analytics_sink(settings, client)
+    if sink is None:
+        return None
+    config = settings.analytics
+    analytics = Analytics(
+        sink,
+        clock,
+        process=process,
+        batch_size=config.batch_size,
+        flush_interval_s=config.flush_interval_s,
+        max_queue=config.max_queue,
+    )
+    await analytics.start()
+    return analytics
+
+
 @asynccontextmanager
 async def open_services(
     settings: Settings,
@@ -79,11 +126,31 @@ async def open_services(
 ) -> AsyncIterator[Services]:
     """Open the runtime and everything around it; the scheduler's loop runs in the background."""
     clock = clock or SystemClock()
+    dsn = settings.sentry_dsn
+    sentry = init_sentry(dsn.get_secret_value() if dsn else None)
+    try:
+        async with _open_services(settings, clock, transport, run_scheduler) as services:
+            yield services
+    finally:
+        if sentry:
+            close_sentry()
+
+
+@asynccontextmanager
+async def _open_services(
+    settings: Settings,
+    clock: Clock,
+    transport: httpx.AsyncBaseTransport | None,
+    run_scheduler: bool,
+) -> AsyncIterator[Services]:
     offload = Offload()  # a run's decode, normalize, diff and plan never hold the event loop
     # A worker thread computing hands the GIL back to the loop after this long (5 ms by default;
     # measured: /healthz p99 during a 50,000-model sync 48 -> 38 ms under load 10).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    async with open_runtime(settings, clock=clock, transport=transport, offload=offload) as runtime:
+    async with (
+        open_runtime(settings, clock=clock, transport=transport, offload=offload) as runtime,
+        AsyncExitStack() as stack,
+    ):
         manifest = MemoryTagManifest(clock)
         scheduler = Scheduler(
             runner=runtime.runner,
@@ -102,12 +169,26 @@ async def open_services(
             invalidations, runtime.store, breaker_threshold=settings.scheduler.breaker_threshold
         )
         scheduler.observe(health.observe)
+        applied_version = AppliedVersion(await runtime.store.catalog_version())
+
+        async def advance(applied: AppliedRun) -> None:
+            applied_version.advance(applied.result.catalog_version)  # after its invalidation
+
+        runtime.runner.add_listener(advance)
         recorder = GroupCommitRecorder(runtime.store)
 
         def verify_gateway(gateway: str) -> None:
             scheduler.request(gateway, source=ChangeSource.WEBHOOK)
 
-        verifications = Verifications(runtime.store, verify_gateway, clock)
+        expire_after_s = settings.process.expire_after_s
+
+        async def alive(process: str) -> bool:
+            live = await runtime.store.live_processes(expire_after_s=expire_after_s)
+            return any(row.id == process for row in live)
+
+        verifications = Verifications(
+            runtime.store, verify_gateway, clock, process=runtime.owner, alive=alive
+        )
 
         aliases = {
             alias: gateway.name
@@ -123,6 +204,19 @@ async def open_services(
             clock,
             retrigger=verifications.reverify,
             canonical=canonical_ids(runtime.runner),
+            process=runtime.owner,
+        )
+        analytics = await start_analytics(settings, clock, runtime.owner, stack)
+        runtime.runner.observer.analytics = analytics
+        heartbeat = ProcessHeartbeat(
+            runtime.store,
+            metrics(),
+            applied_version,
+            clock,
+            owner=runtime.owner,
+            breaker=scheduler.breaker,
+            heartbeat_s=settings.process.heartbeat_s,
+            expire_after_s=settings.process.expire_after_s,
         )
         services = Services(
             settings,
@@ -135,19 +229,27 @@ async def open_services(
             cache,
             invalidations,
             health,
+            applied_version,
+            heartbeat,
+            analytics,
         )
         await health.start()
         if run_scheduler:
             await scheduler.start()
             await verifications.replay()
+            await heartbeat.start()
         # Everything built so far lives as long as the process: move it out of the collector's
         # way, so a full collection under load scans the requests' objects, not the app's.
         gc.freeze()
         try:
             yield services
         finally:
+            verifications.close()
+            await heartbeat.stop()
             await scheduler.stop()
             await recorder.aclose()
             offload.close()
             await health.drain()
             await cache.backend.aclose()
+            if analytics is not None:
+                await analytics.aclose()

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.types import Message, Receive, Scope, Send
 
+from modelsync.observability.metrics import metrics
 from modelsync.web.deps import services_of
 from modelsync.web.guards import answer_json, declared_length
 from modelsync.webhooks.receiver import WebhookReceiver
@@ -101,11 +102,13 @@ async def serve_delivery(
         body = await _read_body(scope, receive, receiver.max_body_bytes)
     except _TooLarge:
         detail = f"body over the limit of {receiver.max_body_bytes} bytes"
+        metrics().webhook_delivery(413)
         await answer_json(send, 413, {"status": "rejected", "detail": detail})
         return
     headers = {name.decode("latin-1"): value.decode("latin-1")
                for name, value in scope["headers"]}  # fmt: skip
     result = await receiver.receive(headers, body)
+    metrics().webhook_delivery(result.status_code)
     await answer_json(send, result.status_code, result.body_json)
 
 

@@ -113,7 +113,9 @@ class WebhookReceiver:
         max_body_bytes: int = MAX_BODY_BYTES,
         retrigger: SyncTrigger | None = None,
         canonical: CanonicalId | None = None,
+        process: str | None = None,
     ) -> None:
+        self._process = process
         if isinstance(secrets, SecretStr):
             secrets = secrets.get_secret_value()
         self._keys = secrets if isinstance(secrets, WebhookKeys) else parse_secrets(secrets)
@@ -166,7 +168,8 @@ class WebhookReceiver:
             model_count=models,
             received_at=now,
             expires_at=now + self._expiry,
-            detail={"events": len(events), "gateways": gateways},
+            detail={"events": len(events), "gateways": gateways}
+            | ({"process": self._process} if self._process else {}),
         )
         try:
             new = await self._recorder.record(delivery)

@@ -14,14 +14,18 @@ Two moments act on it:
 * **On a duplicate** (:meth:`Verifications.reverify`): a retried delivery whose sync never ran
   (the process that accepted it died; its hint was lost to a database hiccup over a minute ago)
   requests it again; one whose sync ran, or that this process requested a moment ago, costs
-  one read and nothing else.
+  one read and nothing else. Across processes: a delivery replayed to B moments after A
+  accepted it is A's to verify while A is alive (the gateway row names the accepting process,
+  the registry says who is alive), so the sync runs once, not once per process; B looks again
+  when ``grace_s`` has passed since the delivery and requests it then if it is still owed.
 
 Requests go through the scheduler's hints, so they are debounced and coalesced like any other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -63,12 +67,18 @@ class Verifications:
         clock: Clock,
         *,
         grace_s: float = 60.0,
+        process: str | None = None,
+        alive: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self._store = store
         self._request = request
         self._clock = clock
         self._grace = timedelta(seconds=grace_s)
         self._requested: dict[str, datetime] = {}
+        self._process = process
+        self._alive = alive
+        self._rechecks: dict[str, asyncio.TimerHandle] = {}
+        self._pending: set[asyncio.Task[None]] = set()
 
     def request(self, gateway: str) -> None:
         """Request the gateway's verification sync now (the receiver's trigger)."""
@@ -88,9 +98,52 @@ class Verifications:
     async def reverify(self, gateway: str) -> None:
         """For a duplicate delivery: request the gateway's verification sync if still owed."""
         for state in await self._store.gateway_states([gateway]):
-            if owes_verification(state) and not self._covered(state):
-                log.info("webhook_verification_requested_again", gateway=gateway)
-                self.request(gateway)
+            if not owes_verification(state) or self._covered(state):
+                continue
+            wait = await self._elsewhere(state)
+            if wait is not None:
+                self._recheck(gateway, wait)
+                continue
+            log.info("webhook_verification_requested_again", gateway=gateway)
+            self.request(gateway)
+
+    async def _elsewhere(self, state: GatewayState) -> float | None:
+        """Seconds to leave the sync to the live process that accepted the newest delivery
+        moments ago; ``None`` when this process should request it now."""
+        accepted_by = (state.last_webhook or {}).get("process")
+        if not accepted_by or accepted_by == self._process or self._alive is None:
+            return None
+        assert state.last_webhook_at is not None  # owed: there is a webhook
+        left = (state.last_webhook_at + self._grace - self._clock.now()).total_seconds()
+        if left <= 0 or not await self._alive(str(accepted_by)):
+            return None
+        return left
+
+    def _recheck(self, gateway: str, delay_s: float) -> None:
+        if gateway in self._rechecks:
+            return
+        loop = asyncio.get_running_loop()
+        self._rechecks[gateway] = loop.call_later(delay_s, self._recheck_due, gateway)
+
+    def _recheck_due(self, gateway: str) -> None:
+        self._rechecks.pop(gateway, None)
+        task = asyncio.create_task(self._quiet_reverify(gateway), name=f"reverify-{gateway}")
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _quiet_reverify(self, gateway: str) -> None:
+        try:
+            await self.reverify(gateway)
+        except Exception:
+            log.warning("webhook_verification_recheck_failed", gateway=gateway, exc_info=True)
+
+    def close(self) -> None:
+        """Cancel the pending rechecks (at shutdown)."""
+        for handle in self._rechecks.values():
+            handle.cancel()
+        self._rechecks.clear()
+        for task in self._pending:
+            task.cancel()
 
     def _covered(self, state: GatewayState) -> bool:
         """This process asked for the sync after the newest delivery, and not long ago."""

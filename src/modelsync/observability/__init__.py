@@ -8,8 +8,24 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Awaitable, Callable
 
 import structlog
+from starlette.types import Message, Receive, Scope, Send
+
+from modelsync.observability import sentry
+
+
+def report_errors(
+    logger: object, method: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """A structlog processor: an ``error`` line goes to Sentry too (when a DSN is set), its
+    exception captured, tagged with the line's ``gateway``, ``run_id``, ``trigger`` and
+    ``request_id``. Other fields stay in the log (they are not sent)."""
+    if method in ("error", "exception", "critical") and sentry.enabled():
+        sentry.capture_error_line(event_dict)
+    return event_dict
 
 
 def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
@@ -32,6 +48,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            report_errors,
             structlog.processors.format_exc_info,
             renderer,
         ],
@@ -70,6 +87,12 @@ class FailureStreaks:
             self._log.debug(event, failures=count, **fields)
         return count
 
+    def count(self, key: str) -> int:
+        """Count a failure of ``key`` without logging it (the caller logs); its place."""
+        count = self._counts.get(key, 0) + 1
+        self._counts[key] = count
+        return count
+
     def recovered(self, key: str, event: str, **fields: object) -> int:
         """End ``key``'s streak; logs ``event`` with the count when there was one. Returns it."""
         count = self._counts.pop(key, 0)
@@ -80,3 +103,35 @@ class FailureStreaks:
     def failing(self, key: str) -> int:
         """How many failures ``key``'s current streak has had (0 when it is not failing)."""
         return self._counts.get(key, 0)
+
+
+_access_log = structlog.get_logger("modelsync.http")
+
+
+async def logged_request(
+    answer: Callable[[Scope, Receive, Send], Awaitable[None]],
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+) -> None:
+    """Answer a request and log it at debug level: method, path (no query: it may hold a
+    filter a user typed, never a secret of ours, but it is not needed), status, time."""
+    started = time.perf_counter()
+    status = 0
+
+    async def sending(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        await send(message)
+
+    try:
+        await answer(scope, receive, sending)
+    finally:
+        _access_log.debug(
+            "http_request",
+            method=scope.get("method"),
+            path=scope.get("path"),
+            status=status,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
