@@ -210,3 +210,21 @@ async def test_metrics_are_gzipped_for_a_scraper_that_asks(service: Service) -> 
     response = await service.client.get("/metrics", headers={"accept-encoding": "gzip"})
     assert response.headers["content-encoding"] == "gzip"
     assert "modelsync_sync_runs_total" in response.text
+
+
+async def test_the_response_cache_counts_hits_misses_and_invalidations(service: Service) -> None:
+    """A read twice: a miss then a hit; a sync that changes groq: invalidations counted."""
+    before = await scrape(service)
+    await service.sync("groq")
+    for _ in range(2):
+        assert (await service.client.get("/api/models", params={"gateway": "groq"})).is_success
+    after = await scrape(service)
+
+    def grew(name: str) -> float:
+        return sum(v for (n, _), v in after.items() if n == name) - sum(
+            v for (n, _), v in before.items() if n == name
+        )
+
+    assert grew("modelsync_cache_misses_total") >= 1
+    assert grew("modelsync_cache_hits_total") >= 1
+    assert grew("modelsync_cache_invalidations_total") >= 1

@@ -28,6 +28,7 @@ import structlog
 from modelsync.cache.base import CacheBackend
 from modelsync.cache.memory import MemoryTagManifest
 from modelsync.cache.tags import Invalidation
+from modelsync.observability.metrics import cache_invalidation
 
 log = structlog.get_logger("modelsync.cache")
 
@@ -81,6 +82,8 @@ class Invalidations:
         record = self.manifest.apply(invalidation, reason=reason)
         if invalidation.is_empty:
             return InvalidationReport(invalidation, reason, record.at, ())
+        where = self._backend.name if self._backend is not None else "local"
+        cache_invalidation(where, len(invalidation.tags) + len(invalidation.paths))
         if self._backend is not None:
             await self._backend.invalidate(invalidation, reason=reason)
         queued: list[str] = []

@@ -31,6 +31,7 @@ from starlette.types import Scope, Send
 
 from modelsync.cache.base import CacheBackend, CachedEntry
 from modelsync.cache.lru import MemoryResponseCache
+from modelsync.observability.metrics import cache_hit, cache_miss
 
 log = structlog.get_logger("modelsync.cache")
 
@@ -138,9 +139,12 @@ class ResponseCache:
                 entry = await self.backend.get(key)
             except Exception:  # the backend away: answered from the database meanwhile
                 log.warning("cache.get_failed", backend=self.backend.name, exc_info=True)
+                cache_miss(self.backend.name)
                 return False
         if entry is None:
+            cache_miss(self.backend.name)
             return False
+        cache_hit(self.backend.name)
         await send_entry(entry, scope, send)
         return True
 
