@@ -23,11 +23,13 @@ An optional TOML file (``MODELSYNC_CONFIG_FILE``) configures gateways and tiers:
 
 from __future__ import annotations
 
+import difflib
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -40,7 +42,7 @@ from pydantic_settings import (
 from modelsync.domain import Tier
 from modelsync.errors import ConfigError
 from modelsync.gateways.base import GatewayConfig, GatewaySpec
-from modelsync.gateways.registry import DEFAULT_INTERVALS, builtin_specs
+from modelsync.gateways.registry import ADAPTERS, DEFAULT_INTERVALS, builtin_specs
 from modelsync.identity import IdentityOverrides
 
 PLACEHOLDER_KEY = "modelsync-placeholder-key"
@@ -204,6 +206,9 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite+aiosqlite:///./modelsync.db"
+    database_wait_s: float = Field(30.0, ge=0)
+    """``serve`` retries a database that does not answer at start for this long (with back-off,
+    a log line per attempt) before it gives up; 0 gives up at once."""
     redis_url: str | None = None
     admin_token: SecretStr | None = None
     upstream: str | None = None
@@ -245,13 +250,86 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources = [init_settings, env_settings]
-        config_file = os.environ.get("MODELSYNC_CONFIG_FILE")
-        if config_file:
-            path = Path(config_file)
-            if not path.is_file():
-                raise ConfigError(f"MODELSYNC_CONFIG_FILE {config_file!r} is not a readable file")
+        path = config_path()
+        if path is not None:
+            check_keys(read_config_file(path), Settings, path)
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+
+def config_path() -> Path | None:
+    """The TOML file ``MODELSYNC_CONFIG_FILE`` names, if any; a missing one is a ConfigError."""
+    config_file = os.environ.get("MODELSYNC_CONFIG_FILE")
+    if not config_file:
+        return None
+    path = Path(config_file)
+    if not path.is_file():
+        raise ConfigError(
+            f"MODELSYNC_CONFIG_FILE names {config_file!r}, which is not a file: "
+            "fix the path or unset the variable"
+        )
+    return path
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The parsed TOML file; unreadable or malformed: a ConfigError naming the file and where."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({type(exc).__name__})") from exc
+
+
+def _allowed(names: list[str], key: str) -> str:
+    close = difflib.get_close_matches(key, names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}allowed: {', '.join(names)}"
+
+
+def check_keys(data: Mapping[str, Any], model: type[BaseModel], path: Path, at: str = "") -> None:
+    """Refuse a key ``model`` does not have (recursively, into tables of models): a typo is a
+    ConfigError naming the file, the key and what is allowed, never silently ignored."""
+    names = [name for name in model.model_fields if name != "api_keys"]
+    for key, value in data.items():
+        field = model.model_fields.get(key)
+        if field is None or key == "api_keys":
+            raise ConfigError(f"{path}: unknown key {at + key!r}; {_allowed(names, key)}")
+        if not isinstance(value, Mapping):
+            continue
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            check_keys(value, annotation, path, f"{at}{key}.")
+        elif get_origin(annotation) is dict:
+            inner = get_args(annotation)[1]
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                for name, table in value.items():
+                    if isinstance(table, Mapping):
+                        check_keys(table, inner, path, f"{at}{key}.{name}.")
+
+
+def _source_of(location: tuple[int | str, ...]) -> str:
+    """Where a setting came from, for an error message: the file, the variable or a keyword."""
+    keys = [str(part) for part in location]
+    path = config_path()
+    if path is not None:
+        data: Any = read_config_file(path)
+        for key in keys:
+            data = data.get(key) if isinstance(data, Mapping) else None
+        if data is not None:
+            return f"{path}: {'.'.join(keys)}"
+    variable = "MODELSYNC_" + "__".join(keys).upper()
+    if variable in os.environ:
+        return variable
+    return "settings: " + ".".join(keys)
+
+
+def one_line(exc: ValidationError) -> str:
+    """The first problem of a settings ValidationError in one line (never the value itself)."""
+    errors = exc.errors()
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{_source_of(tuple(first['loc']))}: {first['msg']}{more}"
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -259,7 +337,7 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(f"invalid settings:\n{exc}") from exc
+        raise ConfigError(one_line(exc)) from exc
     settings.identity.overrides()  # a malformed pin or alias is refused when settings load
     keys = {
         spec.name: SecretStr(os.environ[spec.key_env])
@@ -273,6 +351,11 @@ def gateway_specs(settings: Settings) -> dict[str, GatewaySpec]:
     """The shipped gateways with the configured overrides, plus configured gateways."""
     specs = builtin_specs()
     for name, override in settings.gateways.items():
+        if override.adapter is not None and override.adapter not in ADAPTERS:
+            raise ConfigError(
+                f"{_source_of(('gateways', name, 'adapter'))}: unknown adapter "
+                f"{override.adapter!r}; allowed: {', '.join(ADAPTERS)}"
+            )
         shipped = specs.get(name)
         if shipped is None:
             if not (override.adapter and override.base_url):

@@ -1,7 +1,9 @@
 """The command line: a thin shell that parses, builds Settings and calls what the service calls.
 
 Rich output for people; ``--json`` prints one JSON object for machines. Exit codes: 0 success,
-1 a requested gateway failed or was rejected, 2 bad usage (an unknown gateway, bad settings).
+1 a requested gateway failed or was rejected (or the database failed), 2 bad usage (an unknown
+gateway, bad settings, a busy port). Every error modelsync raises on purpose is one line on
+stderr (what, where, how to fix); ``--debug`` prints its traceback too.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import traceback
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -24,12 +27,37 @@ from modelsync.observability import configure_logging
 
 T = TypeVar("T")
 
+DEBUG = {"on": False}
+"""Set by ``--debug``: errors print their traceback before their one line."""
+
+
+def fail(exc: ModelsyncError) -> typer.Exit:
+    """Print ``exc`` as one line on stderr (its traceback first under ``--debug``); the exit to
+    raise: 2 for settings and usage, 1 for anything else."""
+    if DEBUG["on"]:
+        traceback.print_exception(exc)
+    message = " ".join(str(exc).split())
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+    return typer.Exit(2 if isinstance(exc, ConfigError) else 1)
+
+
+class _Commands(typer.core.TyperGroup):
+    """Every command's ModelsyncError becomes :func:`fail`'s one line and exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ModelsyncError as exc:
+            raise fail(exc) from None
+
+
 app = typer.Typer(
     name="modelsync",
     help="Keep a catalog of AI models current across inference gateways.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Commands,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -53,9 +81,36 @@ def _root(
 
 
 app.add_typer(db_app, name="db")
+config_app = typer.Typer(help="The configuration: check it before you serve.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
 
 out = Console()
 err = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from modelsync import __version__
+
+        sys.stdout.write(f"modelsync {__version__}\n")
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Print the traceback of an error, not only its line.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Keep a catalog of AI models current across inference gateways."""
+    DEBUG["on"] = debug
+
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 RemoteOption = Annotated[
@@ -76,26 +131,13 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        return asyncio.run(coro)
-    except ConfigError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    except ModelsyncError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from None
+    """Run a command's coroutine (its ModelsyncError is one line: see :class:`_Commands`)."""
+    return asyncio.run(coro)
 
 
 def _guard(action: Callable[[], T]) -> T:
-    """Run ``action``; a ConfigError exits 2, any other ModelsyncError exits 1, with the message."""
-    try:
-        return action()
-    except ConfigError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    except ModelsyncError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from None
+    """Run ``action`` (its ModelsyncError is one line: see :class:`_Commands`)."""
+    return action()
 
 
 def _admin_token(settings: Settings) -> str | None:
@@ -313,15 +355,11 @@ def serve(
     from modelsync.web.serve import serve as serve_service
     from modelsync.web.serve import serve_demo
 
-    try:
-        if demo:
-            database_url = os.environ.get("MODELSYNC_DATABASE_URL")
-            serve_demo(host, port, simulator_port, database_url=database_url)
-        else:
-            serve_service(host, port)
-    except ModelsyncError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+    if demo:
+        database_url = os.environ.get("MODELSYNC_DATABASE_URL")
+        serve_demo(host, port, simulator_port, database_url=database_url)
+    else:
+        serve_service(host, port)
 
 
 @db_app.command("upgrade")
@@ -335,9 +373,30 @@ def db_upgrade() -> None:
     out.print(f"database at revision [bold]{revision}[/]")
 
 
+@config_app.command("check")
+def config_check(json: JsonOption = False) -> None:
+    """Validate the configuration; print the gateways, tiers and intervals it resolves to."""
+    from modelsync.cli.config_check import render_config, resolved_config
+
+    settings = _settings()
+    report = resolved_config(settings)
+    if json:
+        _emit_json(report)
+    else:
+        render_config(out, report)
+
+
 def _console_script(command: str, name: str) -> Callable[[], None]:
+    """A console script that is one command: its usage and help are that command's."""
+
     def main() -> None:
-        typer.main.get_command(app).main(args=[command, *sys.argv[1:]], prog_name=name)
+        group = typer.main.get_command(app)
+        assert isinstance(group, typer.core.TyperGroup)
+        one = group.commands[command]
+        try:
+            one.main(args=sys.argv[1:], prog_name=name, standalone_mode=True)
+        except ModelsyncError as exc:
+            sys.exit(fail(exc).exit_code)
 
     return main
 

@@ -37,9 +37,9 @@ from modelsync.store.engine import (
     create_engine,
     database_url,
     dialect_flags,
-    ensure_sqlite_folder,
     is_memory,
 )
+from modelsync.store.opening import check_sqlite_path, open_error
 from modelsync.store.read_lane import (
     PostgresReadLane,
     ReadLane,
@@ -88,7 +88,7 @@ class SqlDatabase:
         """Connect, and migrate (or check) the schema; a second call does nothing."""
         if self._engine is not None:
             return
-        ensure_sqlite_folder(self.url)
+        check_sqlite_path(self.url)
         engine = create_engine(self.url, echo=self._echo)
         try:
             await self._migrate(engine)
@@ -124,7 +124,7 @@ class SqlDatabase:
                 await connection.run_sync(migrate.upgrade_on)
                 await connection.commit()
         except (SQLAlchemyError, OSError) as exc:
-            raise StoreError(f"cannot open the database: {exc}") from exc
+            raise open_error(self.url, exc) from exc
 
     async def close(self) -> None:
         """Close the writer, the read lane and every pooled connection; safe to call twice."""

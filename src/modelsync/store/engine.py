@@ -18,7 +18,6 @@ same connection set-up:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -27,7 +26,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from modelsync.errors import ConfigError, StoreError
+from modelsync.errors import ConfigError
 from modelsync.store import sqlite_driver
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -92,17 +91,6 @@ def dialect_flags(url: str | URL) -> DialectFlags:
 def is_memory(url: URL) -> bool:
     """Whether the URL names an in-memory SQLite database (one connection serves everything)."""
     return url.get_backend_name() == "sqlite" and (url.database or "") in ("", ":memory:")
-
-
-def ensure_sqlite_folder(url: URL) -> None:
-    """Create the folder of a SQLite file (``sqlite:///data/modelsync.db`` on a fresh machine)."""
-    database = url.database or ""
-    if url.get_backend_name() != "sqlite" or is_memory(url) or database.startswith("file:"):
-        return
-    try:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"cannot create the database's folder: {exc}") from exc
 
 
 def json_dumps(value: Any) -> str:

@@ -24,7 +24,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from modelsync.errors import StoreError
-from modelsync.store.engine import create_engine, database_url, ensure_sqlite_folder
+from modelsync.store.engine import create_engine, database_url
+from modelsync.store.opening import check_sqlite_path, open_error
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 UPGRADE_LOCK_ID = 0x6D6F64656C73796E  # "modelsyn": the advisory lock of a PostgreSQL upgrade
@@ -62,7 +63,8 @@ def upgrade_on(connection: Connection, revision: str = "head") -> None:
 
 async def upgrade(url: str | URL, revision: str = "head") -> str | None:
     """Migrate the database at ``url`` (created first when SQLite); returns its new revision."""
-    ensure_sqlite_folder(database_url(url))
+    parsed = database_url(url)
+    check_sqlite_path(parsed)
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
@@ -70,7 +72,7 @@ async def upgrade(url: str | URL, revision: str = "head") -> str | None:
             await connection.commit()
             return await connection.run_sync(current_on)
     except (SQLAlchemyError, OSError) as exc:
-        raise StoreError(f"migration failed: {exc}") from exc
+        raise open_error(parsed, exc) from exc
     finally:
         await engine.dispose()
 

@@ -9,7 +9,9 @@ changes show within seconds.
 from __future__ import annotations
 
 import asyncio
+import errno
 import secrets
+import socket
 from dataclasses import dataclass
 
 import structlog
@@ -19,9 +21,13 @@ from rich.console import Console
 
 from modelsync.config import Settings, load_settings
 from modelsync.domain import Tier
+from modelsync.errors import ConfigError, ModelsyncError
 from modelsync.observability import configure_logging
 from modelsync.simulator import SimulatorConfig, build_server
 from modelsync.simulator.sender import WebhookTarget
+from modelsync.store import create_store
+from modelsync.store.engine import database_url
+from modelsync.store.opening import open_waiting, where
 from modelsync.web.app import create_app
 from modelsync.web.protocol import bounded_protocol
 
@@ -81,8 +87,63 @@ def server_config(
     )
 
 
-async def _serve_both(service: uvicorn.Server, simulator: uvicorn.Server) -> None:
-    tasks = [asyncio.create_task(simulator.serve()), asyncio.create_task(service.serve())]
+def listen_socket(host: str, port: int, *, what: str, option: str) -> socket.socket:
+    """A socket bound to ``host:port`` before anything starts; a busy port is one ConfigError."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"{what}: port {port} on {host} is already in use: stop what listens there "
+                f"or choose another with {option}"
+            ) from exc
+        raise ConfigError(
+            f"{what}: cannot listen on {host}:{port} ({exc.strerror}): check {option} and --host"
+        ) from exc
+    return sock
+
+
+async def check_database(settings: Settings) -> None:
+    """Open the database once before the service starts (and close it): its problems are one
+    line here, not a traceback from the server's start-up. One that does not answer yet is
+    waited for up to ``database_wait_s``, a log line per attempt."""
+    url = database_url(settings.database_url)
+    store = create_store(settings.database_url)
+
+    async def attempt() -> None:
+        await store.open()
+        await store.close()
+
+    await open_waiting(attempt, wait_s=settings.database_wait_s, what=where(url))
+
+
+def _run_server(server: uvicorn.Server, sock: socket.socket) -> None:
+    with sock:
+        server.run(sockets=[sock])
+    if not server.started:
+        raise ModelsyncError("the service did not start (its log above says why)")
+
+
+def listening(console: Console, what: str, host: str, sock: socket.socket) -> str:
+    """Print (to stderr) the address ``what`` listens on; returns its base URL."""
+    port = sock.getsockname()[1]
+    base = f"http://{_local(host)}:{port}"
+    console.print(f"{what} listening on {base}", highlight=False)
+    return base
+
+
+async def _serve_both(
+    service: uvicorn.Server, simulator: uvicorn.Server, sockets: list[socket.socket]
+) -> None:
+    simulator_socket, service_socket = sockets
+    tasks = [
+        asyncio.create_task(simulator.serve(sockets=[simulator_socket])),
+        asyncio.create_task(service.serve(sockets=[service_socket])),
+    ]
     done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     service.should_exit = simulator.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -91,35 +152,60 @@ async def _serve_both(service: uvicorn.Server, simulator: uvicorn.Server) -> Non
 
 
 def serve_demo(host: str, port: int, simulator_port: int, *, database_url: str | None) -> None:
-    """Blocking: the simulator and the service together until Ctrl-C."""
+    """Blocking: the simulator and the service together until Ctrl-C. Both ports are taken and
+    the database opened before the banner: a busy port or a bad database is one line, no banner."""
     plan = demo_plan(host, port, simulator_port, database_url=database_url)
     level = plan.settings.log_level or "INFO"
     configure_logging(level)
-    console = Console(stderr=True)
-    base = f"http://{_local(host)}:{port}"
-    console.print(
-        f"[bold]modelsync demo[/]: the simulator plays every gateway on :{simulator_port}, "
-        f"the service is on {base}\n"
-        f"  status   {base}/api/sync/status\n"
-        f"  changes  {base}/api/changes\n"
-        f"  models   {base}/api/models\n"
-        f"  API docs {base}/docs\n"
-        f"  admin    Authorization: Bearer {plan.admin_token}\n"
-        "New models, price changes, renames and removals arrive every few seconds. Ctrl-C stops."
+    simulator_socket = listen_socket(
+        "127.0.0.1", simulator_port, what="the demo's simulator", option="--simulator-port"
     )
-    simulator = build_server("127.0.0.1", simulator_port, plan.simulator)
-    service = uvicorn.Server(server_config(create_app(plan.settings), host, port, plan.settings))
-    asyncio.run(_serve_both(service, simulator))
+    try:
+        service_socket = listen_socket(host, port, what="the service", option="--port")
+    except ConfigError:
+        simulator_socket.close()
+        raise
+    with simulator_socket, service_socket:
+        asyncio.run(check_database(plan.settings))
+        console = Console(stderr=True)
+        base = f"http://{_local(host)}:{service_socket.getsockname()[1]}"
+        console.print(
+            f"[bold]modelsync demo[/]: the simulator plays every gateway on "
+            f"http://127.0.0.1:{simulator_socket.getsockname()[1]}, the service listens on {base}\n"
+            f"  status   {base}/api/sync/status\n"
+            f"  changes  {base}/api/changes\n"
+            f"  models   {base}/api/models\n"
+            f"  API docs {base}/docs\n"
+            f"  admin    Authorization: Bearer {plan.admin_token}\n"
+            "New models, price changes, renames and removals arrive every few seconds. "
+            "Ctrl-C stops.",
+            highlight=False,
+        )
+        simulator = build_server("127.0.0.1", simulator_port, plan.simulator)
+        service = uvicorn.Server(
+            server_config(create_app(plan.settings), host, port, plan.settings)
+        )
+        asyncio.run(_serve_both(service, simulator, [simulator_socket, service_socket]))
+    if not service.started:
+        raise ModelsyncError("the service did not start (its log above says why)")
 
 
 def serve(host: str, port: int) -> None:
     """Blocking: the service from the environment's settings."""
     settings = load_settings()
     configure_logging(settings.log_level or "INFO")
+    sock = listen_socket(host, port, what="the service", option="--port")
+    try:
+        asyncio.run(check_database(settings))
+    except BaseException:
+        sock.close()
+        raise
     if settings.admin_token is None:
         log.warning(
             "admin_routes_disabled",
             reason="MODELSYNC_ADMIN_TOKEN is not set (or blank): admin routes answer 403; "
             "set it to a long random value to enable them",
         )
-    uvicorn.Server(server_config(create_app(settings), host, port, settings)).run()
+    server = uvicorn.Server(server_config(create_app(settings), host, port, settings))
+    listening(Console(stderr=True), "modelsync serve:", host, sock)
+    _run_server(server, sock)
