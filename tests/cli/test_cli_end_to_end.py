@@ -188,9 +188,15 @@ def test_reprice_appears_in_changes(simulator: str, cli: Cli) -> None:
     body = {"gateway": "openrouter", "op": "reprice", "model_id": SONNET, "factor": 2}
     admin(simulator, "POST", "/_admin/mutate", json=body)
 
-    report = cli.ok_json("modelsync", "sync", "openrouter")
+    human = cli("modelsync", "sync", "openrouter")
+    assert human.code == 0, human
+    assert human.out.splitlines()[-1] == f"changes: modelsync changes --since {cursor}"
+    report = cli.ok_json("modelsync", "sync", "openrouter")  # nothing more to change
     [row] = report["gateways"]
-    assert (row["outcome"], row["added"], row["updated"], row["removed"]) == ("changed", 0, 1, 0)
+    assert report["changes_since"] == cursor + 1
+    assert (row["outcome"], row["added"], row["updated"], row["removed"]) == (
+        "not_modified", 0, 0, 0,
+    )  # fmt: skip
     assert report["catalog_version"] == 2
     page = cli.ok_json("modelsync", "changes", "--gateway", "openrouter", "--since", str(cursor))
     [change] = page["changes"]

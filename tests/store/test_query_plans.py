@@ -36,9 +36,12 @@ def model_read(dialect: str, **filters: Any) -> Read:
     return queries.selected_models(shape, SERVED), queries.model_params(query)
 
 
-def change_read(**filters: Any) -> Read:
-    values = {"since": None, "gateway": None, "model": None} | filters
-    shape = queries.ChangeShape(*(values[key] is not None for key in ("since", "gateway", "model")))
+def change_read(*, newest_first: bool = False, **filters: Any) -> Read:
+    values = {"since": None, "gateway": None, "model": None, "run": None, "kind": None} | filters
+    since, gateway, model, run, kind = (values[key] is not None for key in values)
+    shape = queries.ChangeShape(
+        since, gateway, model, run=run, kind=kind, newest_first=newest_first
+    )
     params = {f"p_{key}": value for key, value in values.items()} | {"p_limit": 100}
     return queries.changes_after(shape, SERVED), params
 
@@ -88,6 +91,12 @@ CHANGE_READS = [
     pytest.param({"since": 3}, "pk_changes", id="since"),
     pytest.param({"gateway": "groq", "since": 1}, "ix_changes_gateway_seq", id="gateway"),
     pytest.param({"model": "vendor1/model-4"}, "ix_changes_model_id_seq", id="model"),
+    pytest.param({"run": 1}, "ix_changes_run_id_seq", id="run"),
+    pytest.param({"run": 1, "kind": "updated"}, "ix_changes_run_id_seq", id="run-kind"),
+    pytest.param({"newest_first": True}, "pk_changes", id="newest"),
+    pytest.param(
+        {"newest_first": True, "gateway": "groq"}, "ix_changes_gateway_seq", id="newest-gateway"
+    ),
 ]
 
 

@@ -23,6 +23,7 @@ from rich.console import Console
 from modelsync.cli.quick import version_line
 from modelsync.config import Settings, find_gateway, load_settings, resolve_gateways
 from modelsync.errors import ConfigError, ModelsyncError
+from modelsync.limits import CHANGES_PAGE, MODELS_PAGE, UNMATCHED_PAGE
 from modelsync.observability import configure_logging
 
 T = TypeVar("T")
@@ -209,19 +210,60 @@ def status(
             render_processes(out, processes)
 
 
+KINDS = ("added", "updated", "removed", "restored", "quarantined")
+
+
 @app.command()
 def changes(
-    since: Annotated[int | None, typer.Option(help="Only changes after this seq.")] = None,
+    *,
+    last: Annotated[
+        int | None,
+        typer.Option(min=1, max=CHANGES_PAGE, help="The newest N changes, newest first."),
+    ] = None,
+    since: Annotated[
+        int | None, typer.Option(min=0, help="Only changes after this seq (the cursor).")
+    ] = None,
+    run: Annotated[int | None, typer.Option(min=1, help="Only the changes of this run.")] = None,
     gateway: Annotated[str | None, typer.Option(help="Only this gateway.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 100,
+    model: Annotated[str | None, typer.Option(help="Only this model (canonical id).")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="Only this kind: added, updated, removed or restored.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=CHANGES_PAGE, help="At most this many.")] = 100,
     json: JsonOption = False,
+    remote: RemoteOption = None,
 ) -> None:
-    """Show the change history, oldest first; ``next`` is the cursor for ``--since``."""
+    """Show what changed: the newest (--last N), after a cursor (--since, which sync prints),
+    or one run's (--run); prices and context first."""
     from modelsync.cli.views import read_changes, render_changes
+    from modelsync.store.base import ChangeSelection
 
+    if kind is not None and kind not in KINDS:
+        raise ConfigError(f"--kind {kind!r} is not a kind of change; use one of {', '.join(KINDS)}")
     settings = _settings()
-    name = _guard(lambda: _selected(settings, gateway)[0]) if gateway else None
-    page = _run(read_changes(settings, since=since, gateway=name, limit=limit))
+    select_by = ChangeSelection(run_id=run, kind=kind, newest_first=last is not None)
+    count = last if last is not None else limit
+    if remote:
+        from modelsync.cli.remote import remote_get
+
+        params = {
+            "since": since,
+            "gateway": gateway,
+            "model": model,
+            "run": run,
+            "kind": kind,
+            "order": "newest" if last is not None else "oldest",
+            "limit": count,
+        }
+        wanted = {key: value for key, value in params.items() if value is not None}
+        page = remote_get(remote, _admin_token(settings), "/api/changes", wanted)
+    else:
+        name = _selected(settings, gateway)[0] if gateway else None
+        page = _run(
+            read_changes(
+                settings, since=since, gateway=name, model=model, limit=count, select_by=select_by
+            )
+        )
     if json:
         _emit_json(page)
     else:
@@ -287,12 +329,21 @@ def models(
             "on the others: what canonical identity could not join.",
         ),
     ] = False,
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 100,
+    limit: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=MODELS_PAGE,
+            help=f"At most this many ({UNMATCHED_PAGE} at most with --unmatched).",
+        ),
+    ] = 100,
     offset: Annotated[int, typer.Option(min=0, help="Skip this many first.")] = 0,
     json: JsonOption = False,
     remote: RemoteOption = None,
 ) -> None:
     """Show the catalog (prices in USD per 1M tokens), or what identity could not join."""
+    if unmatched and limit > UNMATCHED_PAGE:
+        raise ConfigError(f"--limit is at most {UNMATCHED_PAGE} with --unmatched (got {limit})")
     from modelsync.cli.models import read_models, remote_models, render_models, render_unmatched
 
     settings = _settings()

@@ -12,7 +12,10 @@ from modelsync.cli.remote import remote_sync
 from modelsync.config import Settings
 from modelsync.domain import ChangeSource, RunOutcome
 from modelsync.runtime import open_runtime
+from modelsync.store.base import ChangeSelection
 from modelsync.sync.runner import RunSummary
+
+NEWEST = ChangeSelection(newest_first=True)
 
 OUTCOME_STYLE = {
     RunOutcome.CHANGED: "bold green",
@@ -28,16 +31,29 @@ OUTCOME_STYLE = {
 class SyncReport:
     catalog_version: int
     gateways: Sequence[RunSummary]
+    changes_since: int | None = None
+    """The newest change's seq before these runs: ``modelsync changes --since`` it shows theirs."""
 
     @property
     def ok(self) -> bool:
         return all(summary.ok for summary in self.gateways)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        report: dict[str, Any] = {
             "catalog_version": self.catalog_version,
             "gateways": [summary.to_json() for summary in self.gateways],
         }
+        if self.changes_since is not None:
+            report["changes_since"] = self.changes_since
+        return report
+
+    @property
+    def changed(self) -> bool:
+        """Whether any run recorded a change."""
+        return any(
+            summary.added or summary.updated or summary.removed or summary.restored
+            for summary in self.gateways
+        )
 
 
 def _counts(summary: RunSummary) -> str:
@@ -73,6 +89,8 @@ def render_footer(console: Console, report: SyncReport) -> None:
     outcomes = ", ".join(f"{count} {outcome}" for outcome, count in tally.items())
     style = "green" if report.ok else "red"
     console.print(f"[{style}]catalog version {report.catalog_version}[/]: {outcomes}")
+    if report.changed and report.changes_since is not None:
+        console.print(f"changes: modelsync changes --since {report.changes_since}", highlight=False)
 
 
 async def run_sync(
@@ -80,6 +98,8 @@ async def run_sync(
 ) -> SyncReport:
     """Sync ``names``; with a console, show each gateway as it finishes, then the table."""
     async with open_runtime(settings) as runtime:
+        newest = await runtime.store.list_changes(limit=1, select_by=NEWEST)
+        since = newest[0].seq if newest else 0
         if console is None:
             summaries = await runtime.runner.run_many(names, trigger=ChangeSource.MANUAL, full=full)
         else:
@@ -90,7 +110,7 @@ async def run_sync(
                     full=full,
                     on_done=lambda summary: console.print(_line(summary)),
                 )
-        report = SyncReport(await runtime.store.catalog_version(), summaries)
+        report = SyncReport(await runtime.store.catalog_version(), summaries, since)
     if console is not None:
         render_footer(console, report)
     return report

@@ -11,7 +11,8 @@ from rich.table import Table
 
 from modelsync.config import ResolvedGateway, Settings, resolve_gateways
 from modelsync.store import create_store
-from modelsync.store.base import GatewayState
+from modelsync.store.base import ALL_CHANGES, ChangeSelection, GatewayState
+from modelsync.sync.changes import change_page
 from modelsync.sync.health import status_json
 from modelsync.sync.processes import process_json
 
@@ -148,43 +149,81 @@ def render_status(console: Console, rows: Sequence[dict[str, Any]]) -> None:
 
 
 async def read_changes(
-    settings: Settings, *, since: int | None, gateway: str | None, limit: int
+    settings: Settings,
+    *,
+    since: int | None,
+    gateway: str | None,
+    model: str | None = None,
+    limit: int,
+    select_by: ChangeSelection = ALL_CHANGES,
 ) -> dict[str, Any]:
+    """A page of changes as ``GET /api/changes`` answers it (see :func:`change_page`)."""
     from modelsync.runtime import open_runtime
 
     async with open_runtime(settings) as runtime:
-        records = await runtime.store.list_changes(since=since, gateway=gateway, limit=limit)
-    changes = [record.to_json() for record in records]
-    return {"changes": changes, "next": changes[-1]["seq"] if changes else (since or 0)}
+        records = await runtime.store.list_changes(
+            since=since, gateway=gateway, model=model, limit=limit, select_by=select_by
+        )
+        changes = [record.to_json() for record in records]
+        return await change_page(runtime.store, changes, since=since)
 
 
-def _fields(change: dict[str, Any]) -> str:
-    parts = [f"{name}: {old} → {new}" for name, (old, new) in change["fields"].items()]
-    if change["kind"] == "added":
-        return ""
-    return "; ".join(parts)[:120]
+PRICE_UNITS = {"image": "USD per image", "request": "USD per request"}
+"""Price fields whose unit is not USD per 1M tokens."""
+FIRST_FIELDS = ("pricing.", "context_length", "max_output_tokens", "max_completion_tokens")
+"""Fields a reader looks for first: prices and context."""
+LONG_VALUE = 100
+
+
+def _value(value: Any) -> str:
+    text = "none" if value is None else str(value)
+    if len(text) <= LONG_VALUE:
+        return text
+    cut = text[:LONG_VALUE].rsplit(" ", 1)[0]  # at a word, never mid-word
+    return cut + " …"
+
+
+def _unit(name: str) -> str:
+    if name.startswith("pricing."):
+        return " " + PRICE_UNITS.get(name.removeprefix("pricing."), "USD per 1M tokens")
+    if name.startswith(FIRST_FIELDS[1:]):
+        return " tokens"
+    return ""
+
+
+def field_lines(fields: dict[str, Any]) -> list[str]:
+    """PURE: one line per changed field, ``name: old -> new unit``; prices and context first."""
+    first = [name for name in fields if name.startswith(FIRST_FIELDS)]
+    rest = [name for name in fields if name not in first]
+    lines = []
+    for name in [*first, *rest]:
+        old, new = fields[name]
+        lines.append(f"{name}: {_value(old)} -> {_value(new)}{_unit(name)}")
+    return lines
 
 
 def render_changes(console: Console, page: dict[str, Any]) -> None:
-    table = Table(box=None, pad_edge=False)
-    for column in ("seq", "at", "gateway", "kind", "model", "fields", "anomalies"):
-        table.add_column(column)
-    kind_style = {
-        "added": "green",
-        "updated": "cyan",
-        "removed": "red",
-        "restored": "magenta",
-        "quarantined": "yellow",
-    }
+    """Each change as a line (seq, time, gateway, kind, the whole model id) and its fields
+    below, prices and context first; then the cursor, and a note when retention cut it."""
     for change in page["changes"]:
-        table.add_row(
-            str(change["seq"]),
-            _when(change["at"]),
-            change["gateway"],
-            f"[{kind_style[change['kind']]}]{change['kind']}[/]",
-            change["gateway_model_id"],
-            _fields(change),
-            ", ".join(change["anomalies"]),
+        console.print(
+            f"#{change['seq']}  {_when(change['at'])}  {change['gateway']}  {change['kind']}  "
+            f"{change['gateway_model_id']}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
-    console.print(table)
-    console.print(f"next: --since {page['next']}")
+        details = [] if change["kind"] == "added" else field_lines(change["fields"])
+        if change["anomalies"]:
+            details.append("anomalies: " + ", ".join(change["anomalies"]))
+        for line in details:
+            console.print("    " + line, markup=False, highlight=False, soft_wrap=True)
+    if not page["changes"]:
+        console.print("no changes", highlight=False)
+    if page.get("truncated"):
+        console.print(
+            f"note: retention pruned changes after that cursor; the oldest kept is "
+            f"#{page['oldest_seq']}",
+            highlight=False,
+        )
+    console.print(f"next: modelsync changes --since {page['next']}", highlight=False)

@@ -275,6 +275,21 @@ class ModelQuery:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ChangeSelection:
+    """Which changes a change read picks besides its cursor and filters, and in what order."""
+
+    run_id: int | None = None
+    """Only the changes of this run."""
+    kind: str | None = None
+    """Only changes of this kind (``added``, ``updated``, ``removed``, ``restored``)."""
+    newest_first: bool = False
+    """Newest first (``--last N``), instead of oldest first after a cursor."""
+
+
+ALL_CHANGES = ChangeSelection()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WebhookDelivery:
     """An accepted (or duplicate) webhook delivery; ``key`` is the idempotency key."""
 
@@ -479,8 +494,10 @@ class Store(ABC):
         gateway: str | None = None,
         model: str | None = None,
         limit: int = 100,
+        select_by: ChangeSelection = ALL_CHANGES,
     ) -> list[ChangeRecord]:
-        """Changes with ``seq > since``, oldest first; ``model`` matches the canonical id."""
+        """Changes with ``seq > since``, oldest first (``select_by`` may pick newest first, one
+        run's, one kind's); ``model`` matches the canonical id."""
 
     # -- served reads: the JSON API's, as JSON, in one statement each ---------------------
 
@@ -495,7 +512,13 @@ class Store(ABC):
 
     @abstractmethod
     async def served_changes(
-        self, *, since: int | None, gateway: str | None, model: str | None, limit: int
+        self,
+        *,
+        since: int | None,
+        gateway: str | None,
+        model: str | None,
+        limit: int,
+        select_by: ChangeSelection = ALL_CHANGES,
     ) -> list[dict[str, Any]]:
         """:meth:`list_changes` as :meth:`ChangeRecord.to_json` dicts for ``orjson.dumps``
         (``fields`` and ``anomalies`` as stored JSON fragments)."""
@@ -512,6 +535,10 @@ class Store(ABC):
     ) -> list[Sequence[Any]]:
         """One read-side SELECT (of ``page_queries.py``: the pages' reads) on the read lane, its
         rows as the driver returns them (``served.value_readers`` types them)."""
+
+    @abstractmethod
+    async def oldest_change_seq(self) -> int | None:
+        """The seq of the oldest change retention kept (``None``: no change is stored)."""
 
     # -- webhooks and housekeeping ---------------------------------------------------------
 

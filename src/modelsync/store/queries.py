@@ -267,20 +267,33 @@ class ChangeShape:
     since: bool
     gateway: bool
     model: bool
+    run: bool = False
+    kind: bool = False
+    newest_first: bool = False
 
 
 @cache
 def changes_after(shape: ChangeShape, columns: Columns) -> Select[Any]:
-    """Changes with ``seq > p_since``, oldest first, ``p_limit`` of them."""
+    """Changes with ``seq > p_since``, oldest first (or newest first), ``p_limit`` of them;
+    ``p_run`` is a run's id, ``p_kind`` a change kind."""
     chosen = (changes,) if columns is Columns.DOMAIN else SERVED_CHANGE
-    statement = select(*chosen).order_by(c.seq).limit(bindparam("p_limit"))
+    order = c.seq.desc() if shape.newest_first else c.seq
+    statement = select(*chosen).order_by(order).limit(bindparam("p_limit"))
     if shape.since:
         statement = statement.where(c.seq > bindparam("p_since"))
     if shape.gateway:
         statement = statement.where(c.gateway == bindparam("p_gateway"))
     if shape.model:
         statement = statement.where(c.model_id == bindparam("p_model"))
+    if shape.run:
+        statement = statement.where(c.run_id == bindparam("p_run"))
+    if shape.kind:
+        statement = statement.where(c.kind == bindparam("p_kind"))
     return statement
+
+
+OLDEST_CHANGE = select(func.min(c.seq))
+"""The oldest retained change's seq (retention prunes from the oldest)."""
 
 
 LAST_RUN = sync_runs.alias("last_run")

@@ -218,6 +218,7 @@ changes = Table(
     Column("at", UtcDateTime, nullable=False),
     Index(None, "gateway", "seq"),
     Index(None, "model_id", "seq"),
+    Index(None, "run_id", "seq"),
     Index(None, "at"),
     sqlite_autoincrement=True,
 )

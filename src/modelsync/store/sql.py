@@ -108,6 +108,8 @@ from modelsync.identity.unmatched import OfferRow
 from modelsync.store import processes, queries, renames, rows, served
 from modelsync.store import statements as sql
 from modelsync.store.base import (
+    ALL_CHANGES,
+    ChangeSelection,
     GatewayRegistration,
     GatewayState,
     IdentityMigration,
@@ -473,8 +475,11 @@ class SqlStore(Store):
         gateway: str | None = None,
         model: str | None = None,
         limit: int = 100,
+        select_by: ChangeSelection = ALL_CHANGES,
     ) -> list[ChangeRecord]:
-        statement, params = _changes_query(since, gateway, model, limit, queries.Columns.DOMAIN)
+        statement, params = _changes_query(
+            since, gateway, model, limit, queries.Columns.DOMAIN, select_by
+        )
         async with self._read("list changes") as conn:
             found = (await conn.execute(statement, params)).mappings().all()
         return [rows.change_from_row(row) for row in found]
@@ -496,9 +501,17 @@ class SqlStore(Store):
         return ServedRows(version, served.model_rows(found, self._time_text))
 
     async def served_changes(
-        self, *, since: int | None, gateway: str | None, model: str | None, limit: int
+        self,
+        *,
+        since: int | None,
+        gateway: str | None,
+        model: str | None,
+        limit: int,
+        select_by: ChangeSelection = ALL_CHANGES,
     ) -> list[dict[str, Any]]:
-        statement, params = _changes_query(since, gateway, model, limit, queries.Columns.SERVED)
+        statement, params = _changes_query(
+            since, gateway, model, limit, queries.Columns.SERVED, select_by
+        )
         found = await self.database.fetch(statement, params, action="list changes")
         return served.change_rows(found, self._time_text)
 
@@ -510,6 +523,12 @@ class SqlStore(Store):
         self, statement: ClauseElement, params: Mapping[str, Any], *, action: str
     ) -> list[Sequence[Any]]:
         return await self.database.fetch(statement, params, action=action)
+
+    async def oldest_change_seq(self) -> int | None:
+        found = await self.database.fetch(
+            queries.OLDEST_CHANGE, {}, action="read the oldest change"
+        )
+        return None if not found or found[0][0] is None else int(found[0][0])
 
     # -- webhooks and housekeeping ---------------------------------------------------------
 
@@ -575,15 +594,30 @@ class SqlStore(Store):
         return PruneResult(runs_old + runs_over, changes_old + changes_over, deliveries, removed)
 
 
-def _changes_query(
+def _changes_query(  # noqa: PLR0917 - the read's filters, in their order
     since: int | None,
     gateway: str | None,
     model: str | None,
     limit: int,
     columns: queries.Columns,
+    select_by: ChangeSelection,
 ) -> tuple[Any, dict[str, Any]]:
-    shape = queries.ChangeShape(since is not None, gateway is not None, model is not None)
-    params = {"p_since": since, "p_gateway": gateway, "p_model": model, "p_limit": limit}
+    shape = queries.ChangeShape(
+        since is not None,
+        gateway is not None,
+        model is not None,
+        run=select_by.run_id is not None,
+        kind=select_by.kind is not None,
+        newest_first=select_by.newest_first,
+    )
+    params = {
+        "p_since": since,
+        "p_gateway": gateway,
+        "p_model": model,
+        "p_limit": limit,
+        "p_run": select_by.run_id,
+        "p_kind": select_by.kind,
+    }
     return queries.changes_after(shape, columns), params
 
 

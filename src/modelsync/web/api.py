@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 import structlog
@@ -22,11 +22,13 @@ from modelsync.cache.tags import (
     model_tags,
 )
 from modelsync.config import ResolvedGateway, find_gateway
-from modelsync.domain import ChangeSource
+from modelsync.domain import ChangeKind, ChangeSource
 from modelsync.errors import ConfigError, StoreError
+from modelsync.limits import CHANGES_PAGE, MODELS_PAGE, UNMATCHED_PAGE
 from modelsync.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from modelsync.observability.metrics import metrics
-from modelsync.store.base import ModelQuery, ServedGateway, duration_ms
+from modelsync.store.base import ChangeSelection, ModelQuery, ServedGateway, duration_ms
+from modelsync.sync.changes import change_page
 from modelsync.sync.health import quarantine_json, status_json
 from modelsync.sync.identities import unmatched_page
 from modelsync.sync.processes import process_json
@@ -249,7 +251,7 @@ async def list_models(
         Storable,
     ] = None,
     include_removed: bool = False,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    limit: Annotated[int, Query(ge=1, le=MODELS_PAGE)] = 500,
     offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
 ) -> Response:
     """The catalog: every gateway's current offers, filtered."""
@@ -284,7 +286,7 @@ async def list_models(
 async def unmatched_models(
     request: Request,
     gateway: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=UNMATCHED_PAGE)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
 ) -> dict[str, Any]:
     """The models offered by exactly one gateway, with the nearest candidates on the others."""
@@ -315,7 +317,7 @@ async def model_offers(
 
 
 @router.get("/api/changes", response_model=ChangesOut, responses=NOT_FOUND, tags=["catalog"])
-async def list_changes(
+async def list_changes(  # noqa: PLR0917 - FastAPI reads the query from the signature
     request: Request,
     since: Annotated[
         int | None, Query(ge=0, le=MAX_SQL_INT, description="Only changes after this seq.")
@@ -324,19 +326,33 @@ async def list_changes(
     model: Annotated[
         str | None, Query(max_length=512, description="A canonical id."), Storable
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    run: Annotated[
+        int | None, Query(ge=1, le=MAX_SQL_INT, description="Only the changes of this run.")
+    ] = None,
+    kind: Annotated[ChangeKind | None, Query(description="Only changes of this kind.")] = None,
+    order: Annotated[
+        Literal["oldest", "newest"],
+        Query(description="oldest: oldest first (after since); newest: the newest first."),
+    ] = "oldest",
+    limit: Annotated[int, Query(ge=1, le=CHANGES_PAGE)] = 100,
 ) -> Response:
-    """The change history, oldest first; ``next`` is the cursor for ``since``."""
+    """The change history, oldest first (or newest first); ``next`` is the cursor for ``since``,
+    ``truncated`` says retention pruned changes after it."""
     services = services_of(request)
     name = gateway_or_404(services, gateway).name if gateway else None
+    select_by = ChangeSelection(
+        run_id=run, kind=kind.value if kind else None, newest_first=order == "newest"
+    )
 
     async def build() -> Fresh:
         store = services.runtime.store
-        changes = await store.served_changes(since=since, gateway=name, model=model, limit=limit)
+        changes = await store.served_changes(
+            since=since, gateway=name, model=model, limit=limit, select_by=select_by
+        )
         # the newest version the page shows (an empty page: the catalog's, one more statement)
-        version = changes[-1]["catalog_version"] if changes else await store.catalog_version()
-        cursor = changes[-1]["seq"] if changes else (since or 0)
-        body = orjson.dumps({"changes": changes, "next": cursor})
+        versions = [change["catalog_version"] for change in changes]
+        version = max(versions) if versions else await store.catalog_version()
+        body = orjson.dumps(await change_page(store, changes, since=since))
         return Fresh(body, changes_tags(name, model), version)
 
     return await services.cache.respond(request, build)

@@ -275,6 +275,11 @@ class ChangeOut(Out):
 class ChangesOut(Out):
     changes: list[ChangeOut]
     next: int = Field(description="The cursor: pass it as ?since= for the changes after these.")
+    truncated: bool = Field(
+        description="True when retention pruned changes after ?since=: the page starts at "
+        "oldest_seq, not right after the cursor."
+    )
+    oldest_seq: int | None = Field(description="The oldest change retention kept (null: none).")
 
 
 class InvalidationOut(Out):
