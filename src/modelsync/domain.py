@@ -78,6 +78,8 @@ class RunOutcome(StrEnum):
 
 
 class GatewayHealth(StrEnum):
+    PENDING = "pending"
+    """Enabled, never synced yet: nothing to say about it."""
     OK = "ok"
     DEGRADED = "degraded"
     FAILING = "failing"

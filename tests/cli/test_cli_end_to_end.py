@@ -28,6 +28,11 @@ from conftest import POSTGRES_URL, free_port, service_unavailable
 from modelsync.gateways.registry import BUILTIN
 from modelsync.store.migrate import head_revision
 
+pytestmark = pytest.mark.timeout(240)
+"""Each test runs the installed commands as processes, several of them, and each process
+starts in seconds on a loaded machine: the default 60 s is too short for their sum."""
+
+
 BIN = Path(sys.executable).parent
 GATEWAYS = [spec.name for spec in BUILTIN]
 SONNET = "anthropic/claude-sonnet-4.5"
@@ -70,6 +75,9 @@ def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     break
             except httpx.TransportError:
                 time.sleep(0.05)
+        log.flush()
+        said = (folder / "simulator.log").read_text()
+        assert f"modelsync simulate: listening on {base}\n" in said, said  # issue 7: 7
         yield base
     finally:
         process.terminate()
@@ -236,6 +244,7 @@ def test_fault_fails_the_sync_and_shows_in_status(simulator: str, cli: Cli) -> N
         admin(simulator, "POST", "/_admin/fault", json={"gateway": name, "kind": "http_500"})
     done = cli("modelsync", "sync", "all", "--json")
     assert done.code == 1, done
+    assert done.err == ""  # piped: the JSON alone, no log lines (issue 7: 8)
     rows = by_gateway(done.json()["gateways"])
     for name in ("groq", "cerebras"):
         assert rows[name]["outcome"] == "failed"

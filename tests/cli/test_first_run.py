@@ -32,6 +32,11 @@ from modelsync.cli.app import app
 from modelsync.gateways.registry import BUILTIN
 from store.conftest import private_database
 
+pytestmark = pytest.mark.timeout(120)
+"""Each test runs the installed commands as processes, several of them, and each process
+starts in seconds on a loaded machine: the default 60 s is too short for their sum."""
+
+
 BIN = Path(sys.executable).parent
 KEY_VARIABLES = {spec.key_env for spec in BUILTIN if spec.key_env}
 TIMEOUT_S = 45

@@ -22,6 +22,11 @@ from modelsync.gateways.registry import BUILTIN
 from modelsync.sync.health import STATUS_FIELDS
 from service_process import BIN, clean_environment, wait_for
 
+pytestmark = pytest.mark.timeout(240)
+"""Each test runs the installed commands as processes, several of them, and each process
+starts in seconds on a loaded machine: the default 60 s is too short for their sum."""
+
+
 GATEWAYS = sorted(spec.name for spec in BUILTIN)
 
 
@@ -30,6 +35,7 @@ class Demo:
     base: str
     token: str
     folder: Path
+    log: Path
 
     def get(self, path: str, **params: Any) -> Any:
         response = httpx.get(self.base + path, params=params, timeout=10)
@@ -76,7 +82,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             wait_for(up, timeout_s=30, what="the demo answers /healthz")
             match = re.search(r"Bearer\s+(\S+)", log_path.read_text())
             assert match, log_path.read_text()
-            yield Demo(base, match.group(1), folder)
+            yield Demo(base, match.group(1), folder, log_path)
         finally:
             process.terminate()
             process.wait(timeout=20)
@@ -86,7 +92,7 @@ def test_demo_starts_every_gateway_without_keys(demo: Demo) -> None:
     """All 13 gateways are enabled (the simulator plays them) and the scheduler is alive."""
     status = demo.get("/api/sync/status")
     assert sorted(row["gateway"] for row in status["gateways"]) == GATEWAYS
-    assert {row["status"] for row in status["gateways"]} <= {"ok", "degraded"}
+    assert {row["status"] for row in status["gateways"]} <= {"pending", "ok", "degraded"}
     assert status["process"]["scheduler_alive"] is True
     assert demo.get("/readyz")["status"] == "ready"
 
@@ -124,6 +130,26 @@ def test_remote_sync_and_status_print_what_in_process_prints(demo: Demo) -> None
 
 
 @pytest.mark.parametrize(("token", "code"), [(None, 2), ("wrong-token", 2)])
+def test_the_banner_says_how_the_cli_reads_the_demo(demo: Demo, tmp_path: Path) -> None:
+    """The banner names the demo's database for the CLI; from another folder, ``status`` with
+    it shows the demo's gateways, their sub-minute intervals in seconds (issue 7: 7)."""
+    banner = demo.log.read_text()
+    assert f"listens on {demo.base}" in banner
+    match = re.search(r"CLI\s+MODELSYNC_DATABASE_URL=(\S+) modelsync status", banner)
+    assert match, banner
+    env = clean_environment() | {"MODELSYNC_DATABASE_URL": match.group(1), "COLUMNS": "200"}
+    done = subprocess.run(
+        [str(BIN / "modelsync"), "status"], cwd=tmp_path, env=env, capture_output=True,
+        text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[1:] if line}
+    assert sorted(rows) == GATEWAYS
+    assert rows["openrouter"][2] == "20s"  # the high tier's demo interval, not "every 0m"
+    assert rows["fal"][2] == "45s"
+    assert not list(tmp_path.glob("*.db"))  # it read the demo's, created none
+
+
 def test_remote_sync_needs_the_admin_token(demo: Demo, token: str | None, code: int) -> None:
     """Without the right token the server refuses, and the command says how to fix it."""
     result = demo.cli("sync", "groq", "--remote", demo.base, token=token)

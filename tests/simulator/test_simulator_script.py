@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+import structlog.testing
 from simulator_helpers import builtin_config, fetch, simulator
 
 from modelsync.clock import ManualClock
@@ -169,3 +170,45 @@ async def test_a_scripted_change_shows_in_the_list() -> None:
         apply_step(state, Step(0, "xai", "remove", {"model_id": before[0]["id"]}))
         after = (await fetch(client, "xai")).json()["models"]
     assert [m["id"] for m in after] == [m["id"] for m in before[1:]]
+
+
+def test_the_demo_shows_a_removal_in_its_first_minutes() -> None:
+    """The first removal comes within a minute and its model stays away for at least 40 s
+    (a round later), long enough for the service's two missing polls to record it removed."""
+    steps = list(itertools.islice(demo_script(7), 60))
+    times = list(itertools.accumulate(step.after_s for step in steps))
+    removals = [(at, step) for at, step in zip(times, steps, strict=True) if step.op == "remove"]
+    first_at, first = removals[0]
+    assert first_at <= 60
+    restores = [
+        at for at, step in zip(times, steps, strict=True)
+        if step.op == "restore" and step.gateway == first.gateway and at > first_at
+    ]  # fmt: skip
+    assert not restores or restores[0] - first_at >= 40
+
+
+def test_the_demo_restores_each_removal_it_made() -> None:
+    """Played on the built-in catalogs, every restore brings back the model its round removed."""
+    state = _state()
+    removed: dict[str, str] = {}
+    for step in itertools.islice(demo_script(5), 120):
+        result = apply_step(state, step)
+        if step.op == "remove":
+            removed[step.gateway] = result["model_id"]
+        elif step.op == "restore":
+            assert result["model_id"] == removed.pop(step.gateway)
+
+
+async def test_a_step_is_logged_as_one_readable_line() -> None:
+    """``simulator.step`` carries one string (gateway, op, model, field changes), not a dict."""
+    state = _state()
+    steps = [Step(0, "groq", "remove", {"model_id": "llama-3.1-8b-instant"})]
+
+    async def no_wait(seconds: float) -> None:
+        return None
+
+    with structlog.testing.capture_logs() as logs:
+        await run_script(state, steps, sleep=no_wait)
+    [entry] = [entry for entry in logs if entry["event"] == "simulator.step"]
+    assert entry["change"] == "groq: remove llama-3.1-8b-instant (status: present -> removed)"
+    assert set(entry) == {"event", "log_level", "step", "change"}

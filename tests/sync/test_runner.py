@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import structlog.testing
 from runner_harness import Harness, models_of, open_harness, statuses_of
 
 from modelsync.domain import ChangeKind, ChangeSource, ModelStatus, RunOutcome
@@ -402,3 +403,15 @@ async def test_full_resync_that_refreshes_extra_says_changed_and_bumps_the_versi
     assert before[SONNET].model.extra.get("knowledge_cutoff") != "2031-01-01"
     assert after[SONNET].model.extra["knowledge_cutoff"] == "2031-01-01"
     assert all(change.change.kind.value == "added" for change in changes)
+
+
+async def test_the_run_log_line_counts_missing_and_restored(harness: Harness) -> None:
+    """``sync.run`` says how many models went missing this poll (issue 7: 7)."""
+    runner = await harness.runner()
+    await runner.run("groq")
+    await harness.mutate(gateway="groq", op="remove", model_id="llama-3.1-8b-instant")
+    with structlog.testing.capture_logs() as logs:
+        summary = await runner.run("groq")
+    assert summary.missing == 1
+    [line] = [entry for entry in logs if entry["event"] == "sync.run"]
+    assert (line["missing"], line["removed"], line["restored"]) == (1, 0, 0)

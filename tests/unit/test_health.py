@@ -66,3 +66,10 @@ def test_status_row_has_exactly_the_documented_fields() -> None:
     assert tuple(row) == STATUS_FIELDS
     assert (row["status"], row["last_error"]) == ("disabled", "no API key")
     assert row["last_success_at"] == AT.isoformat()
+
+
+def test_never_synced_is_pending() -> None:
+    """A gateway no run has ended for is ``pending``, not ``ok`` (issue 7: 7)."""
+    state = replace(STATE, last_attempt_at=None, last_success_at=None, consecutive_failures=0)
+    assert gateway_health(state, failing_after=3) is GatewayHealth.PENDING
+    assert status_json(state, failing_after=3)["status"] == "pending"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -343,3 +344,25 @@ async def test_openapi_documents_every_route(service: Service) -> None:
     assert {"200", "503"} <= set(paths["/readyz"]["get"]["responses"])
     webhook = paths["/api/webhooks/models-updated"]["post"]["responses"]
     assert {"200", "202", "400", "401", "413", "422"} <= set(webhook)
+
+
+async def test_changes_say_when_retention_cut_the_cursor(synced: Service) -> None:
+    """A ``since`` older than the oldest change kept: ``truncated`` with ``oldest_seq``; the
+    newest first with ``order=newest``; one run's and one kind's changes (issue 7: 4, 6)."""
+    store = synced.services.runtime.store
+    newest = await changes(synced, order="newest", limit=3)
+    seqs = [change["seq"] for change in newest["changes"]]
+    assert seqs == sorted(seqs, reverse=True)
+    assert (newest["next"], newest["truncated"]) == (seqs[0], False)
+    [run] = await synced.runs("groq")
+    by_run = (await changes(synced, run=run.id, limit=1000))["changes"]
+    assert by_run
+    assert {change["gateway"] for change in by_run} == {"groq"}
+    assert (await changes(synced, kind="removed"))["changes"] == []
+    policy = replace(synced.services.runtime.retention, changes_keep=5)
+    await store.prune(policy, now=synced.clock.now())
+    page = await changes(synced, since=1)
+    oldest = page["oldest_seq"]
+    assert (page["truncated"], page["changes"][0]["seq"]) == (True, oldest)
+    assert (await changes(synced, since=oldest - 1))["truncated"] is False
+    assert (await changes(synced, since=10**9))["oldest_seq"] == oldest  # an empty page too

@@ -127,8 +127,14 @@ RemoteOption = Annotated[
 def _settings(**overrides: Any) -> Settings:
     """Settings for a command; its own output is the report, so logs default to warnings."""
     settings = load_settings(**overrides)
-    configure_logging(settings.log_level or "WARNING")
+    configure_logging(settings.log_level or _quiet_level())
     return settings
+
+
+def _quiet_level() -> str:
+    """A command's log level unless MODELSYNC_LOG_LEVEL says: warnings on a terminal; piped,
+    only errors, so the output is the report alone (every run's error is in it anyway)."""
+    return "WARNING" if sys.stderr.isatty() else "ERROR"
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import SecretStr
 from rich.console import Console
 
+from modelsync.cli.views import every
 from modelsync.config import Settings, config_path, resolve_gateways
 from modelsync.store.engine import database_url
 
@@ -23,20 +24,6 @@ def mask(secret: SecretStr | None) -> str:
         return "not set"
     value = secret.get_secret_value()
     return f"set (…{value[-4:]})" if len(value) >= 12 else "set"
-
-
-def every(seconds: int) -> str:
-    """An interval as a person reads it: ``45s``, ``20m``, ``4h``, ``1h30m``."""
-    if seconds < 60:
-        return f"{seconds}s"
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [
-        f"{hours}h" if hours else "",
-        f"{minutes}m" if minutes else "",
-        f"{secs}s" if secs else "",
-    ]
-    return "".join(parts)
 
 
 def resolved_config(settings: Settings) -> dict[str, Any]:

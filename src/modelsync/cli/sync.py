@@ -56,6 +56,25 @@ class SyncReport:
         )
 
 
+class Progress:
+    """The spinner's text while ``sync`` runs on a terminal: how many gateways are done."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.finished = 0
+        self.last: str | None = None
+
+    def done(self, gateway: str) -> str:
+        """Count ``gateway`` done; the new text."""
+        self.finished += 1
+        self.last = gateway
+        return self.text()
+
+    def text(self) -> str:
+        last = f" (last: {self.last})" if self.last else ""
+        return f"syncing: {self.finished} of {self.total} gateway(s) done{last}…"
+
+
 def _counts(summary: RunSummary) -> str:
     parts = [f"+{summary.added}", f"~{summary.updated}", f"-{summary.removed}"]
     if summary.restored:
@@ -103,12 +122,15 @@ async def run_sync(
         if console is None:
             summaries = await runtime.runner.run_many(names, trigger=ChangeSource.MANUAL, full=full)
         else:
-            with console.status(f"syncing {len(names)} gateway(s)…"):
+            progress = Progress(len(names))
+            with console.status(progress.text()) as shown:
+
+                def done(summary: RunSummary) -> None:
+                    console.print(_line(summary))
+                    shown.update(progress.done(summary.gateway))
+
                 summaries = await runtime.runner.run_many(
-                    names,
-                    trigger=ChangeSource.MANUAL,
-                    full=full,
-                    on_done=lambda summary: console.print(_line(summary)),
+                    names, trigger=ChangeSource.MANUAL, full=full, on_done=done
                 )
         report = SyncReport(await runtime.store.catalog_version(), summaries, since)
     if console is not None:

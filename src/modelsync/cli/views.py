@@ -16,7 +16,13 @@ from modelsync.sync.changes import change_page
 from modelsync.sync.health import status_json
 from modelsync.sync.processes import process_json
 
-HEALTH_STYLE = {"ok": "green", "degraded": "yellow", "failing": "bold red", "disabled": "dim"}
+HEALTH_STYLE = {
+    "pending": "cyan",
+    "ok": "green",
+    "degraded": "yellow",
+    "failing": "bold red",
+    "disabled": "dim",
+}
 
 
 async def read_status(settings: Settings, names: Sequence[str] | None) -> list[dict[str, Any]]:
@@ -115,8 +121,18 @@ def relative(value: str | None, now: datetime) -> str:
     return f"in {text}" if seconds > 0 else f"{text} ago"
 
 
-def _interval(seconds: int) -> str:
-    return f"{seconds // 3600}h" if seconds >= 3600 and seconds % 3600 == 0 else f"{seconds // 60}m"
+def every(seconds: int) -> str:
+    """PURE: an interval as a person reads it: ``45s``, ``20m``, ``4h``, ``1h30m``."""
+    if seconds < 60:
+        return f"{seconds}s"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = (
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes else "",
+        f"{secs}s" if secs else "",
+    )
+    return "".join(parts)
 
 
 def _last_error(row: dict[str, Any]) -> str:
@@ -138,7 +154,7 @@ def render_status(console: Console, rows: Sequence[dict[str, Any]]) -> None:
         table.add_row(
             row["gateway"],
             f"[{style}]{row['status']}[/]",
-            _interval(row["interval_s"]),
+            every(row["interval_s"]),
             str(row["model_count"]),
             relative(row["last_success_at"], now),
             relative(row["next_run_at"], now),

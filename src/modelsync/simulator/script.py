@@ -83,6 +83,19 @@ def apply_step(state: SimulatorState, step: Step) -> dict[str, Any]:
     return mutate(state, {**step.params, "gateway": step.gateway, "op": step.op})
 
 
+def describe_step(result: Mapping[str, Any]) -> str:
+    """PURE: one applied step as one readable line, ``groq: reprice m (pricing.prompt: 1 -> 2)``."""
+    gateway = result.get("gateway", "?")
+    if "fault" in result:
+        return f"{gateway}: fault {result['fault']}"
+    if "faults" in result:
+        return f"{gateway}: faults cleared"
+    changes = result.get("changes") or {}
+    fields = "; ".join(f"{name}: {old} -> {new}" for name, (old, new) in changes.items())
+    text = f"{gateway}: {result.get('op')} {result.get('model_id')}"
+    return f"{text} ({fields})" if fields else text
+
+
 async def run_script(
     state: SimulatorState,
     steps: Iterable[Step],
@@ -107,12 +120,15 @@ async def run_script(
                 error=str(exc),
             )
         else:
-            log.info("simulator step", step=number, **result)
+            log.info("simulator.step", step=number, change=describe_step(result))
             if on_applied is not None:
                 await on_applied(result)
 
 
-DEMO_ROUND = ("add", "reprice", "rename", "add", "remove", "reprice", "restore")
+DEMO_ROUND = ("add", "reprice", "remove", "rename", "add", "reprice", "restore")
+"""A round's steps. ``restore`` brings back the *previous* round's removal (the first round's
+restores nothing), so a removed model stays away for about eleven steps (a minute): long enough
+for the service's two missing polls to record it ``removed``."""
 DEMO_FACTORS = (0.5, 0.8, 0.9, 1.2, 1.5, 2.0)
 
 
@@ -120,15 +136,17 @@ def demo_script(
     seed: int = 0, *, first_s: float = 3.0, every_s: tuple[float, float] = (4, 8)
 ) -> Iterator[Step]:
     """An endless demo: every few seconds a new model somewhere, a price change, a rename, a
-    removal (brought back later). Models are picked when a step applies, with the state's random
-    source, so the steps need not know the catalogs."""
+    removal (brought back a round later). Models are picked when a step applies, with the
+    state's random source, so the steps need not know the catalogs."""
     rng = random.Random(seed)  # noqa: S311 - simulated data, not security
     names = sorted(SHAPES)
     priced = [name for name in names if SHAPES[name].has_prices]
     named = [name for name in names if SHAPES[name].name_path]
     pause = first_s
+    previous: str | None = None
     while True:
-        last_removed = rng.choice(names)
+        # never the gateway whose removal this round restores: its restore must find that one
+        removed = rng.choice([name for name in names if name != previous])
         for op in DEMO_ROUND:
             params: dict[str, Any] = {}
             if op == "reprice":
@@ -136,9 +154,14 @@ def demo_script(
                 params["factor"] = rng.choice(DEMO_FACTORS)
             elif op == "rename":
                 gateway = rng.choice(named)
-            elif op in ("remove", "restore"):
-                gateway = last_removed
+            elif op == "remove":
+                gateway = removed
+            elif op == "restore":
+                if previous is None:
+                    continue
+                gateway = previous
             else:
                 gateway = rng.choice(names)
             yield Step(pause, gateway, op, params)
             pause = rng.uniform(*every_s)
+        previous = removed

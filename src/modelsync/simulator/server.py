@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import uvicorn
+from rich.console import Console
 
+from modelsync.listen import listen_socket, listening
 from modelsync.simulator.app import create_simulator_app
 from modelsync.simulator.config import SimulatorConfig
 from modelsync.simulator.script import Step, load_script
@@ -38,4 +40,7 @@ def serve_simulator(
     """Blocking: serve the simulator; ``script`` is a JSON steps file or the steps themselves."""
     steps = load_script(script) if isinstance(script, (str, Path)) else tuple(script or ())
     config = SimulatorConfig(fixtures_dir=fixtures_dir, script=steps, demo=demo)
-    asyncio.run(run_simulator(host, port, config))
+    sock = listen_socket(host, port, what="the simulator", option="--port")
+    with sock:
+        listening(Console(stderr=True), "modelsync simulate:", host, sock)
+        asyncio.run(build_server(host, port, config).serve(sockets=[sock]))

@@ -537,6 +537,19 @@ class Store(ABC):
         rows as the driver returns them (``served.value_readers`` types them)."""
 
     @abstractmethod
+    async def served_change_page(
+        self,
+        *,
+        since: int | None,
+        gateway: str | None,
+        model: str | None,
+        limit: int,
+        select_by: ChangeSelection = ALL_CHANGES,
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """:meth:`served_changes` and the oldest retained seq, read in one statement (two when
+        the page is empty)."""
+
+    @abstractmethod
     async def oldest_change_seq(self) -> int | None:
         """The seq of the oldest change retention kept (``None``: no change is stored)."""
 

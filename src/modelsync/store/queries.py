@@ -262,6 +262,13 @@ SERVED_CHANGE = (
 """What :func:`modelsync.store.served.change_rows` unpacks."""
 
 
+OLDEST_CHANGE = select(func.min(c.seq))
+"""The oldest retained change's seq (retention prunes from the oldest)."""
+
+OLDEST_SEQ = OLDEST_CHANGE.scalar_subquery().label("oldest_seq")
+"""The served change page's last column: the oldest retained seq, read in the same statement."""
+
+
 @dataclass(frozen=True, slots=True)
 class ChangeShape:
     since: bool
@@ -276,7 +283,7 @@ class ChangeShape:
 def changes_after(shape: ChangeShape, columns: Columns) -> Select[Any]:
     """Changes with ``seq > p_since``, oldest first (or newest first), ``p_limit`` of them;
     ``p_run`` is a run's id, ``p_kind`` a change kind."""
-    chosen = (changes,) if columns is Columns.DOMAIN else SERVED_CHANGE
+    chosen = (changes,) if columns is Columns.DOMAIN else (*SERVED_CHANGE, OLDEST_SEQ)
     order = c.seq.desc() if shape.newest_first else c.seq
     statement = select(*chosen).order_by(order).limit(bindparam("p_limit"))
     if shape.since:
@@ -290,10 +297,6 @@ def changes_after(shape: ChangeShape, columns: Columns) -> Select[Any]:
     if shape.kind:
         statement = statement.where(c.kind == bindparam("p_kind"))
     return statement
-
-
-OLDEST_CHANGE = select(func.min(c.seq))
-"""The oldest retained change's seq (retention prunes from the oldest)."""
 
 
 LAST_RUN = sync_runs.alias("last_run")

@@ -113,7 +113,8 @@ def model_rows(found: Sequence[Sequence[Any]], time_text: TimeText) -> list[orjs
 
 
 def change_rows(found: Sequence[Sequence[Any]], time_text: TimeText) -> list[dict[str, Any]]:
-    """Rows of ``queries.SERVED_CHANGE`` as :meth:`ChangeRecord.to_json` (stored JSON embedded)."""
+    """Rows of ``queries.SERVED_CHANGE`` as :meth:`ChangeRecord.to_json` (stored JSON embedded);
+    columns after those (``OLDEST_SEQ``) are not part of a change."""
     return [
         {
             "seq": seq,
@@ -138,5 +139,6 @@ def change_rows(found: Sequence[Sequence[Any]], time_text: TimeText) -> list[dic
             source,
             catalog_version,
             at,
+            *_,
         ) in found
     ]

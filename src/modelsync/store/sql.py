@@ -509,11 +509,27 @@ class SqlStore(Store):
         limit: int,
         select_by: ChangeSelection = ALL_CHANGES,
     ) -> list[dict[str, Any]]:
+        page, _ = await self.served_change_page(
+            since=since, gateway=gateway, model=model, limit=limit, select_by=select_by
+        )
+        return page
+
+    async def served_change_page(
+        self,
+        *,
+        since: int | None,
+        gateway: str | None,
+        model: str | None,
+        limit: int,
+        select_by: ChangeSelection = ALL_CHANGES,
+    ) -> tuple[list[dict[str, Any]], int | None]:
         statement, params = _changes_query(
             since, gateway, model, limit, queries.Columns.SERVED, select_by
         )
         found = await self.database.fetch(statement, params, action="list changes")
-        return served.change_rows(found, self._time_text)
+        if not found:  # empty: after a cursor, one more statement for the oldest retained seq
+            return [], None if since is None else await self.oldest_change_seq()
+        return served.change_rows(found, self._time_text), found[0][-1]
 
     @property
     def dialect(self) -> str:

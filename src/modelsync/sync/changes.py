@@ -28,13 +28,19 @@ def truncated(since: int | None, oldest_seq: int | None) -> bool:
 async def change_page(
     store: OldestChange, changes: Sequence[dict[str, Any]], *, since: int | None
 ) -> dict[str, Any]:
-    """``changes`` (oldest or newest first) as a page: ``next`` is the newest seq in it (or
-    ``since``), ``oldest_seq`` the oldest retained, ``truncated`` whether ``since`` was pruned."""
+    """``changes`` (oldest or newest first) as a page, the oldest retained seq read here."""
+    return page_of(changes, since=since, oldest_seq=await store.oldest_change_seq())
+
+
+def page_of(
+    changes: Sequence[dict[str, Any]], *, since: int | None, oldest_seq: int | None
+) -> dict[str, Any]:
+    """PURE: ``changes`` as a page: ``next`` is the newest seq in it (or ``since``),
+    ``oldest_seq`` the oldest retained, ``truncated`` whether ``since`` was pruned."""
     seqs = [int(change["seq"]) for change in changes]
-    oldest = await store.oldest_change_seq()
     return {
         "changes": list(changes),
         "next": max(seqs) if seqs else (since or 0),
-        "truncated": truncated(since, oldest),
-        "oldest_seq": oldest,
+        "truncated": truncated(since, oldest_seq),
+        "oldest_seq": oldest_seq,
     }

@@ -45,7 +45,8 @@ class StatusFields(Protocol):
 
 
 def gateway_health(state: StatusFields, *, failing_after: int) -> GatewayHealth:
-    """``ok`` until a run fails, then ``degraded``, and ``failing`` from ``failing_after`` failures.
+    """``pending`` until the first run ends, ``ok`` until a run fails, then ``degraded``, and
+    ``failing`` from ``failing_after`` failures.
 
     A gateway that has never succeeded is ``failing`` from its first failure: there is no good
     catalog to fall back on.
@@ -54,7 +55,7 @@ def gateway_health(state: StatusFields, *, failing_after: int) -> GatewayHealth:
         return GatewayHealth.DISABLED
     failures = state.consecutive_failures
     if failures == 0:
-        return GatewayHealth.OK
+        return GatewayHealth.OK if state.last_attempt_at is not None else GatewayHealth.PENDING
     if failures >= failing_after or state.last_success_at is None:
         return GatewayHealth.FAILING
     return GatewayHealth.DEGRADED

@@ -703,6 +703,8 @@ class SyncRunner:
             "added": record.added,
             "updated": record.updated,
             "removed": record.removed,
+            "restored": record.restored,
+            "missing": record.missing,
             "total_models": record.total_models,
             "duration_ms": record.duration_ms,
             "trigger": record.trigger.value,

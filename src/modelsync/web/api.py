@@ -28,7 +28,7 @@ from modelsync.limits import CHANGES_PAGE, MODELS_PAGE, UNMATCHED_PAGE
 from modelsync.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from modelsync.observability.metrics import metrics
 from modelsync.store.base import ChangeSelection, ModelQuery, ServedGateway, duration_ms
-from modelsync.sync.changes import change_page
+from modelsync.sync.changes import page_of
 from modelsync.sync.health import quarantine_json, status_json
 from modelsync.sync.identities import unmatched_page
 from modelsync.sync.processes import process_json
@@ -346,13 +346,13 @@ async def list_changes(  # noqa: PLR0917 - FastAPI reads the query from the sign
 
     async def build() -> Fresh:
         store = services.runtime.store
-        changes = await store.served_changes(
+        changes, oldest = await store.served_change_page(
             since=since, gateway=name, model=model, limit=limit, select_by=select_by
         )
         # the newest version the page shows (an empty page: the catalog's, one more statement)
         versions = [change["catalog_version"] for change in changes]
         version = max(versions) if versions else await store.catalog_version()
-        body = orjson.dumps(await change_page(store, changes, since=since))
+        body = orjson.dumps(page_of(changes, since=since, oldest_seq=oldest))
         return Fresh(body, changes_tags(name, model), version)
 
     return await services.cache.respond(request, build)

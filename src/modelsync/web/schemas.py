@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Outcome = Literal["changed", "unchanged", "not_modified", "failed", "rejected", "disabled"]
-Health = Literal["ok", "degraded", "failing", "disabled"]
+Health = Literal["pending", "ok", "degraded", "failing", "disabled"]
 
 
 class Out(BaseModel):

@@ -9,10 +9,10 @@ changes show within seconds.
 from __future__ import annotations
 
 import asyncio
-import errno
 import secrets
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 import structlog
 import uvicorn
@@ -22,6 +22,7 @@ from rich.console import Console
 from modelsync.config import Settings, load_settings
 from modelsync.domain import Tier
 from modelsync.errors import ConfigError, ModelsyncError
+from modelsync.listen import listen_socket, listening, local_host
 from modelsync.observability import configure_logging
 from modelsync.simulator import SimulatorConfig, build_server
 from modelsync.simulator.sender import WebhookTarget
@@ -56,7 +57,7 @@ def demo_plan(host: str, port: int, simulator_port: int, *, database_url: str | 
         scheduler={"intervals_s": DEMO_INTERVALS_S},
     )
     target = WebhookTarget(
-        f"http://{_local(host)}:{port}/api/webhooks/models-updated", _padded(webhook_secret)
+        f"http://{local_host(host)}:{port}/api/webhooks/models-updated", _padded(webhook_secret)
     )
     return DemoPlan(settings, SimulatorConfig(demo=True, webhook=target), admin_token)
 
@@ -66,8 +67,13 @@ def _padded(secret: str) -> str:
     return "whsec_" + body + "=" * (-len(body) % 4)
 
 
-def _local(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a bind-all host
+def demo_cli_url(url: str) -> str:
+    """The demo database's URL as another shell in another folder must give it (a relative
+    SQLite path made absolute), for the banner's ``modelsync status`` line."""
+    parsed = database_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        parsed = parsed.set(database=str(Path(parsed.database or "").resolve()))
+    return parsed.render_as_string(hide_password=True)
 
 
 def server_config(
@@ -85,26 +91,6 @@ def server_config(
         http=bounded_protocol(server),
         timeout_keep_alive=server.keep_alive_s,
     )
-
-
-def listen_socket(host: str, port: int, *, what: str, option: str) -> socket.socket:
-    """A socket bound to ``host:port`` before anything starts; a busy port is one ConfigError."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise ConfigError(
-                f"{what}: port {port} on {host} is already in use: stop what listens there "
-                f"or choose another with {option}"
-            ) from exc
-        raise ConfigError(
-            f"{what}: cannot listen on {host}:{port} ({exc.strerror}): check {option} and --host"
-        ) from exc
-    return sock
 
 
 async def check_database(settings: Settings) -> None:
@@ -126,14 +112,6 @@ def _run_server(server: uvicorn.Server, sock: socket.socket) -> None:
         server.run(sockets=[sock])
     if not server.started:
         raise ModelsyncError("the service did not start (its log above says why)")
-
-
-def listening(console: Console, what: str, host: str, sock: socket.socket) -> str:
-    """Print (to stderr) the address ``what`` listens on; returns its base URL."""
-    port = sock.getsockname()[1]
-    base = f"http://{_local(host)}:{port}"
-    console.print(f"{what} listening on {base}", highlight=False)
-    return base
 
 
 async def _serve_both(
@@ -168,7 +146,7 @@ def serve_demo(host: str, port: int, simulator_port: int, *, database_url: str |
     with simulator_socket, service_socket:
         asyncio.run(check_database(plan.settings))
         console = Console(stderr=True)
-        base = f"http://{_local(host)}:{service_socket.getsockname()[1]}"
+        base = f"http://{local_host(host)}:{service_socket.getsockname()[1]}"
         console.print(
             f"[bold]modelsync demo[/]: the simulator plays every gateway on "
             f"http://127.0.0.1:{simulator_socket.getsockname()[1]}, the service listens on {base}\n"
@@ -177,6 +155,8 @@ def serve_demo(host: str, port: int, simulator_port: int, *, database_url: str |
             f"  models   {base}/api/models\n"
             f"  API docs {base}/docs\n"
             f"  admin    Authorization: Bearer {plan.admin_token}\n"
+            f"  CLI      MODELSYNC_DATABASE_URL={demo_cli_url(plan.settings.database_url)} "
+            "modelsync status   (or changes --last 20)\n"
             "New models, price changes, renames and removals arrive every few seconds. "
             "Ctrl-C stops.",
             highlight=False,
