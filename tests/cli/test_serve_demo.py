@@ -129,7 +129,6 @@ def test_remote_sync_and_status_print_what_in_process_prints(demo: Demo) -> None
     assert all(name in people.stdout for name in GATEWAYS)
 
 
-@pytest.mark.parametrize(("token", "code"), [(None, 2), ("wrong-token", 2)])
 def test_the_banner_says_how_the_cli_reads_the_demo(demo: Demo, tmp_path: Path) -> None:
     """The banner names the demo's database for the CLI; from another folder, ``status`` with
     it shows the demo's gateways, their sub-minute intervals in seconds (issue 7: 7)."""
@@ -150,6 +149,7 @@ def test_the_banner_says_how_the_cli_reads_the_demo(demo: Demo, tmp_path: Path) 
     assert not list(tmp_path.glob("*.db"))  # it read the demo's, created none
 
 
+@pytest.mark.parametrize(("token", "code"), [(None, 2), ("wrong-token", 2)])
 def test_remote_sync_needs_the_admin_token(demo: Demo, token: str | None, code: int) -> None:
     """Without the right token the server refuses, and the command says how to fix it."""
     result = demo.cli("sync", "groq", "--remote", demo.base, token=token)

@@ -26,6 +26,7 @@ from modelsync.observability import configure_logging, logged_request
 from modelsync.pages import routes as pages
 from modelsync.pages.fast import serve_cached
 from modelsync.web import api, guards, webhooks
+from modelsync.web.docs import install_docs
 from modelsync.web.services import open_services
 
 log = structlog.get_logger("modelsync.web")
@@ -115,7 +116,10 @@ def create_app(
         # modelsync reports through Prometheus, structlog and Sentry; FastAPI's OpenTelemetry
         # hooks would otherwise look for a provider on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        docs_url=None,  # /docs is modelsync's own, on installed assets (web/docs.py)
+        redoc_url=None,  # ReDoc would load from a CDN
     )
+    install_docs(app)
     app.max_body_bytes = settings.server.max_body_bytes
     app.request_log = (settings.log_level or "").upper() == "DEBUG"
     app.include_router(api.router)
