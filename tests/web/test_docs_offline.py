@@ -12,17 +12,21 @@ import httpx
 import pytest
 import uvicorn
 
-from conftest import serving
+from conftest import service_unavailable, serving
 from modelsync.web.app import create_app
 from web.harness import service_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
-]
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def _chromium() -> None:
+    """Skip locally, fail in CI (MODELSYNC_REQUIRE_SERVICES=1), without Debian's chromium."""
+    if not CHROMIUM.exists():
+        service_unavailable("chromium", FileNotFoundError(str(CHROMIUM)))
 
 
 @pytest.fixture
