@@ -40,5 +40,5 @@ def listening(console: Console, what: str, host: str, sock: socket.socket) -> st
     """Print (to stderr) the address ``what`` listens on; returns its base URL."""
     port = sock.getsockname()[1]
     base = f"http://{local_host(host)}:{port}"
-    console.print(f"{what} listening on {base}", highlight=False)
+    console.print(f"{what} listening on {base}", highlight=False, soft_wrap=True)
     return base

@@ -74,9 +74,11 @@ async def open_runtime(
     transport: httpx.AsyncBaseTransport | None = None,
     store: Store | None = None,
     offload: Offload = INLINE,
+    register: bool = True,
 ) -> AsyncIterator[Runtime]:
-    """Open the store (migrating SQLite on first use), register the gateways, build the runner
-    (``offload``: where a run's CPU work goes; ``serve`` keeps it off its event loop)."""
+    """Open the store (migrating SQLite on first use), register the gateways (unless
+    ``register`` is false and some are registered already), build the runner (``offload``:
+    where a run's CPU work goes; ``serve`` keeps it off its event loop)."""
     clock = clock or SystemClock()
     gateways = resolve_gateways(settings)
     own_store = store is None
@@ -84,7 +86,10 @@ async def open_runtime(
     if own_store:
         await store.open()
     try:
-        await store.register_gateways(registrations(gateways))
+        # A reading command (register=False) leaves the gateways' rows as the serving process
+        # registered them (its intervals, not this command's defaults), but on a fresh database.
+        if register or not await store.gateway_states():
+            await store.register_gateways(registrations(gateways))
         policy = FetchPolicy.from_settings(settings.http)
         async with build_client(policy, transport=transport) as client:
             owner = process_owner()

@@ -71,34 +71,6 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
-        ),
-    ] = False,
-) -> None:
-    """Keep a catalog of AI models current across inference gateways."""
-
-
-app.add_typer(db_app, name="db")
-config_app = typer.Typer(help="The configuration: check it before you serve.", no_args_is_help=True)
-app.add_typer(config_app, name="config")
-
-out = Console()
-err = Console(stderr=True)
-
-
-def _print_version(value: bool) -> None:
-    if value:
-        from modelsync import __version__
-
-        sys.stdout.write(f"modelsync {__version__}\n")
-        raise typer.Exit
-
-
-@app.callback()
-def _options(
     debug: Annotated[
         bool, typer.Option("--debug", help="Print the traceback of an error, not only its line.")
     ] = False,
@@ -111,6 +83,14 @@ def _options(
 ) -> None:
     """Keep a catalog of AI models current across inference gateways."""
     DEBUG["on"] = debug
+
+
+app.add_typer(db_app, name="db")
+config_app = typer.Typer(help="The configuration: check it before you serve.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+out = Console()
+err = Console(stderr=True)
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
@@ -239,8 +219,7 @@ def changes(
     json: JsonOption = False,
     remote: RemoteOption = None,
 ) -> None:
-    """Show what changed: the newest (--last N), after a cursor (--since, which sync prints),
-    or one run's (--run); prices and context first."""
+    """Show what changed: the newest (--last N), after a cursor (--since) or one run's (--run)."""
     from modelsync.cli.views import read_changes, render_changes
     from modelsync.store.base import ChangeSelection
 

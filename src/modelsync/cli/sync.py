@@ -109,7 +109,11 @@ def render_footer(console: Console, report: SyncReport) -> None:
     style = "green" if report.ok else "red"
     console.print(f"[{style}]catalog version {report.catalog_version}[/]: {outcomes}")
     if report.changed and report.changes_since is not None:
-        console.print(f"changes: modelsync changes --since {report.changes_since}", highlight=False)
+        console.print(
+            f"changes: modelsync changes --since {report.changes_since}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 async def run_sync(

@@ -27,7 +27,9 @@ HEALTH_STYLE = {
 
 async def read_status(settings: Settings, names: Sequence[str] | None) -> list[dict[str, Any]]:
     """Every (or the named) gateway's status: one query on the store alone, while the rows are
-    registered as configured; else through the runtime, which registers them first."""
+    registered as configured; else through the runtime, which registers them on a fresh
+    database but leaves them as the serving process registered them (its intervals, not this
+    command's defaults) when there are rows."""
     gateways = resolve_gateways(settings)
     store = create_store(settings.database_url)
     await store.open()
@@ -38,7 +40,7 @@ async def read_status(settings: Settings, names: Sequence[str] | None) -> list[d
     if not registered(states, gateways, names):
         from modelsync.runtime import open_runtime
 
-        async with open_runtime(settings) as runtime:
+        async with open_runtime(settings, register=False) as runtime:
             states = await runtime.store.gateway_states(names)
     failing_after = settings.scheduler.breaker_threshold
     return [status_json(state, failing_after=failing_after) for state in states]
@@ -176,7 +178,7 @@ async def read_changes(
     """A page of changes as ``GET /api/changes`` answers it (see :func:`change_page`)."""
     from modelsync.runtime import open_runtime
 
-    async with open_runtime(settings) as runtime:
+    async with open_runtime(settings, register=False) as runtime:
         records = await runtime.store.list_changes(
             since=since, gateway=gateway, model=model, limit=limit, select_by=select_by
         )

@@ -160,6 +160,7 @@ def serve_demo(host: str, port: int, simulator_port: int, *, database_url: str |
             "New models, price changes, renames and removals arrive every few seconds. "
             "Ctrl-C stops.",
             highlight=False,
+            soft_wrap=True,  # never wrapped: each line can be copied whole
         )
         simulator = build_server("127.0.0.1", simulator_port, plan.simulator)
         service = uvicorn.Server(
