@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import replace
@@ -103,9 +104,9 @@ async def test_upgrade_is_idempotent_and_downgrade_empties(fresh_url: str) -> No
     assert await run_on(fresh_url, schema_differences) == []
 
 
-async def test_open_migrates_sqlite_in_a_new_folder(tmp_path: Path) -> None:
-    """SQLite needs no separate step: open() creates the file, its folder and the schema."""
-    path = tmp_path / "new" / "deeper" / "modelsync.db"
+async def test_open_migrates_sqlite_in_an_existing_folder(tmp_path: Path) -> None:
+    """SQLite needs no separate step: open() creates the file and the schema."""
+    path = tmp_path / "modelsync.db"
     store = create_store(f"sqlite:///{path}")
     await store.open()
     await store.open()
@@ -116,8 +117,20 @@ async def test_open_migrates_sqlite_in_a_new_folder(tmp_path: Path) -> None:
         await store.close()
     assert path.exists()
     assert await migrate.current(f"sqlite+aiosqlite:///{path}") == migrate.head_revision()
-    other = tmp_path / "cli" / "modelsync.db"
+    other = tmp_path / "cli.db"
     assert await migrate.upgrade(f"sqlite:///{other}") == migrate.head_revision()
+
+
+async def test_a_sqlite_folder_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    """A missing folder is not created behind the user's back: one error saying to create it
+    (issue 7: 3), from open() and from ``db upgrade`` alike; nothing is created."""
+    path = tmp_path / "new" / "deeper" / "modelsync.db"
+    expected = f"the folder '{path.parent}' of the SQLite database does not exist"
+    with pytest.raises(StoreError, match=re.escape(expected)):
+        await create_store(f"sqlite:///{path}").open()
+    with pytest.raises(StoreError, match="mkdir -p"):
+        await migrate.upgrade(f"sqlite:///{path}")
+    assert not (tmp_path / "new").exists()
 
 
 async def test_open_on_an_in_memory_sqlite_database() -> None:
