@@ -224,6 +224,7 @@ async def test_health_changes_invalidate_the_gateway_status(synced: Service) -> 
     reasons = [record.reason for record in reversed(manifest.recent())]
     moves = [reason for reason in reasons if reason.startswith("health groq")]
     assert moves == [
+        "health groq pending -> ok",  # the first sync: never synced before (issue 7: 7)
         "health groq ok -> degraded",
         "health groq degraded -> failing+open-breaker",
         "health groq failing+open-breaker -> ok",
