@@ -1,7 +1,7 @@
 """Changes by run: ``modelsync changes --run ID`` and ``GET /api/changes?run=`` read an index.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-30
 
 ``ix_changes_run_id_seq`` finds one run's changes, in seq order, without scanning the history.
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0007"
+revision: str = "0009"
+down_revision: str | Sequence[str] | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
