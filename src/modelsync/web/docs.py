@@ -20,21 +20,29 @@ from starlette.staticfiles import StaticFiles
 ASSETS = "/docs/assets"
 
 
-def swagger_ui_assets() -> Path:
+def swagger_ui_assets() -> Path | None:
     """The folder of Swagger UI's files in the installed ``swagger_ui`` package (found without
-    importing it: only its files are used)."""
+    importing it: only its files are used); ``None`` when the package is not installed."""
     spec = importlib.util.find_spec("swagger_ui")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("swagger-ui-py is not installed: pip install -e . installs it")
-    return Path(next(iter(spec.submodule_search_locations))) / "static"
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "static"
+    return folder if folder.is_dir() else None
 
 
 def install_docs(app: FastAPI) -> None:
     """``GET /docs`` (the page) and ``/docs/assets/*`` (its script, stylesheet and icon)."""
-    app.mount(ASSETS, StaticFiles(directory=swagger_ui_assets()), name="docs-assets")
+    assets = swagger_ui_assets()
+    if assets is not None:
+        app.mount(ASSETS, StaticFiles(directory=assets), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     async def docs(request: Request) -> HTMLResponse:
+        if assets is None:  # an environment installed before the dependency was added
+            return HTMLResponse(
+                "API docs need the swagger-ui-py package: pip install -e . installs it",
+                status_code=503,
+            )
         root = request.scope.get("root_path", "")
         return get_swagger_ui_html(
             openapi_url=f"{root}{app.openapi_url}",
