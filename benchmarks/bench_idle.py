@@ -38,7 +38,7 @@ def config_text(gateways: int, simulator: str) -> str:
             f"[gateways.bench-{number:04d}]",
             'adapter = "openai_compat"',
             f'base_url = "{simulator}/groq/openai/v1/models"',
-            "key_required = false",
+            'key_env = "BENCH_GATEWAY_KEY"',  # the simulator asks for a key, as groq does
             'tier = "low"',
         ]
     return "\n".join(lines) + "\n"
@@ -91,6 +91,8 @@ def main() -> None:
             "MODELSYNC_DATABASE_URL": f"sqlite+aiosqlite:///{work / 'idle.db'}",
             "MODELSYNC_LOG_LEVEL": "WARNING",
             "MODELSYNC_SIMULATOR_FIXTURES": "none",
+            "MODELSYNC_SCHEDULER__FIRST_RUN_WINDOW_S": "30",  # every gateway runs within 30 s
+            "BENCH_GATEWAY_KEY": "bench-placeholder-key",
         }
         sim_args = [str(BIN / "modelsync"), "simulate", "--port", str(sim_port)]
         serve_args = [str(BIN / "modelsync"), "serve", "--port", str(port)]
