@@ -137,25 +137,17 @@ class ServerSettings(BaseModel):
     """Every request body but a webhook delivery's (which has its own limit of 1 MiB)."""
 
 
-class CacheSettings(BaseModel):
-    """The read API's response cache (``MODELSYNC_CACHE__*``; DESIGN section 7)."""
+class FeedSettings(BaseModel):
+    """How a serving process tails the change log (:mod:`modelsync.bus`) and streams it."""
 
-    enabled: bool = True
-    backend: Literal["auto", "memory", "redis"] = "auto"
-    """``auto``: Redis when ``MODELSYNC_REDIS_URL`` is set, else this process's memory."""
-    max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
-    """The in-process cache's bound (least recently used entries go first)."""
-    ttl_s: float = Field(24 * 60 * 60, gt=0)
-    """The longest an entry lives (Redis keys expire then); invalidation drops it before."""
-    status_ttl_s: float = Field(2.0, gt=0)
-    """``/api/sync/status`` also moves with time (next runs, breakers): its entries' lifetime."""
-    max_age_s: int = Field(0, ge=0)
-    """``Cache-Control: max-age`` for browsers."""
-    s_maxage_s: int | None = Field(None, ge=0)
-    """``Cache-Control: s-maxage`` for CDNs purged by tag (unset: not sent)."""
-    stale_while_revalidate_s: int = Field(0, ge=0)
-    """``Cache-Control: stale-while-revalidate``; off (0) by default."""
-    redis_prefix: str = Field("modelsync:cache", min_length=1, max_length=200)
+    poll_s: float = Field(0.5, gt=0, le=1)
+    """SQLite (and PostgreSQL while its listening connection is down): the poll interval."""
+    notified_poll_s: float = Field(5.0, gt=0)
+    """PostgreSQL while notifications arrive: the safety-net poll interval."""
+    subscriber_buffer: int = Field(10_000, ge=1)
+    """Events a subscriber (a stream client) may fall behind before it is disconnected."""
+    heartbeat_s: float = Field(15.0, gt=0)
+    """The live stream sends a comment (SSE) or a ping (WebSocket) this often when idle."""
 
 
 class AnalyticsSettings(BaseModel):
@@ -226,9 +218,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
-    cache: CacheSettings = Field(default_factory=CacheSettings)
-    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
-    process: ProcessSettings = Field(default_factory=ProcessSettings)
+    feed: FeedSettings = Field(default_factory=FeedSettings)
     gateways: dict[str, GatewaySettings] = Field(default_factory=dict)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     api_keys: dict[str, SecretStr] = Field(default_factory=dict, exclude=True)

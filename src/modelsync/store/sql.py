@@ -306,6 +306,7 @@ class SqlStore(Store):
                 )
                 if not ahead:
                     await self._clear_staged(conn, applies.gateway, token)
+            await self._notify(conn, run.gateway)
         if ahead:  # the staged copies go after the commit, outside the catalog's transaction
             assert applies is not None
             await self._clear_staged(None, applies.gateway, token)
@@ -331,8 +332,14 @@ class SqlStore(Store):
             await conn.execute(sql.run_update(shape, self.flags), params)
             values = rows.run_values(run, None)
             key = (await conn.execute(sql.INSERT_RUN, values)).inserted_primary_key
+            await self._notify(conn, run.gateway)
         assert key is not None  # an INSERT always has one
         return int(key[0])
+
+    async def _notify(self, conn: AsyncConnection, gateway: str) -> None:
+        """PostgreSQL: NOTIFY the change-log channel in this transaction (sent at its commit)."""
+        if self.flags.name == "postgresql":
+            await conn.execute(sql.NOTIFY_CHANGES, {"p_gateway": gateway})
 
     async def _stage(self, plan: SyncPlan, token: int, conn: AsyncConnection | None) -> None:
         """Write the plan's models and changes to the staging tables, after clearing what older
@@ -417,6 +424,7 @@ class SqlStore(Store):
         self, fingerprint: str, identify: Callable[[Model], Model], *, now: datetime
     ) -> IdentityMigration | None:
         async with self._write("migrate canonical ids") as conn:
+            await self._notify(conn, "")
             return await renames.migrate_identities(
                 conn,
                 self._sql,

@@ -59,6 +59,14 @@ def _time(name: str) -> Any:
     return bindparam(name, type_=UtcDateTime())
 
 
+CHANGES_CHANNEL = "modelsync_changes"
+"""The PostgreSQL channel every committed run notifies (payload ``gateway``), inside the run's
+transaction: the notification is delivered at commit, never for a rolled-back run. Serving
+processes LISTEN on it (:mod:`modelsync.bus`)."""
+NOTIFY_CHANGES = select(
+    func.pg_notify(literal(CHANGES_CHANNEL), bindparam("p_gateway", type_=String))
+)
+
 CATALOG_VERSION = select(catalog_meta.c.version).where(catalog_meta.c.id == 1).scalar_subquery()
 READ_CATALOG_VERSION = select(catalog_meta.c.version).where(catalog_meta.c.id == 1)
 BUMP_CATALOG_VERSION = (

@@ -193,6 +193,7 @@ async def _status(services: Services, gateway: str | None) -> dict[str, Any]:
             "scheduler_alive": scheduler.alive(),
             "running": sorted(running),
         },
+        "feed": services.feed.describe(),
         "gateways": rows,
     }
 

@@ -124,24 +124,21 @@ class ProcessOut(Out):
     running: list[str]
 
 
-class FleetProcessOut(Out):
-    """A serving process of the fleet, from the store's registry."""
+class FeedOut(Out):
+    """This process's tail of the change log (:mod:`modelsync.bus`)."""
 
-    id: str
-    host: str
-    pid: int
-    version: str
-    started_at: str
-    applied_version: int
-    last_seen_at: str
-    behind_s: float
-    lagging: bool
+    applied_catalog_version: int
+    last_seq: int
+    mode: str = Field(description="listen (PostgreSQL notifications) or poll")
+    subscribers: int
+    batches: int
 
 
 class StatusOut(Out):
     catalog_version: int
     processes: list[FleetProcessOut]
     process: ProcessOut
+    feed: FeedOut
     gateways: list[GatewayStatusOut]
 
 

@@ -19,7 +19,7 @@ from datetime import datetime
 import httpx
 import structlog
 
-from modelsync.cache.hub import Invalidations
+from modelsync.bus import ChangeFeed, open_feed
 from modelsync.cache.memory import MemoryTagManifest
 from modelsync.cache.responses import ResponseCache
 from modelsync.cache.setup import response_cache
@@ -59,12 +59,8 @@ class Services:
     recorder: GroupCommitRecorder
     manifest: MemoryTagManifest
     started_at: datetime
-    cache: ResponseCache
-    invalidations: Invalidations
-    health: HealthWatch
-    applied: AppliedVersion
-    heartbeat: ProcessHeartbeat
-    analytics: Analytics | None
+    feed: ChangeFeed
+    """The change-log tail (:mod:`modelsync.bus`): subscribe to it for every committed change."""
 
     @property
     def clock(self) -> Clock:
@@ -218,38 +214,23 @@ async def _open_services(
             heartbeat_s=settings.process.heartbeat_s,
             expire_after_s=settings.process.expire_after_s,
         )
-        services = Services(
-            settings,
-            runtime,
-            scheduler,
-            receiver,
-            recorder,
-            manifest,
-            clock.now(),
-            cache,
-            invalidations,
-            health,
-            applied_version,
-            heartbeat,
-            analytics,
-        )
-        await health.start()
-        if run_scheduler:
-            await scheduler.start()
-            await verifications.replay()
-            await heartbeat.start()
-        # Everything built so far lives as long as the process: move it out of the collector's
-        # way, so a full collection under load scans the requests' objects, not the app's.
-        gc.freeze()
-        try:
-            yield services
-        finally:
-            verifications.close()
-            await heartbeat.stop()
-            await scheduler.stop()
-            await recorder.aclose()
-            offload.close()
-            await health.drain()
-            await cache.backend.aclose()
-            if analytics is not None:
-                await analytics.aclose()
+        async with open_feed(runtime.store, settings) as feed:
+
+            async def wake_feed(applied: AppliedRun) -> None:
+                feed.wake()  # this process's run: fan it out now, not at the next poll
+
+            runtime.runner.add_listener(wake_feed)
+            services = Services(
+                settings, runtime, scheduler, receiver, recorder, manifest, clock.now(), feed
+            )
+            if run_scheduler:
+                await scheduler.start()
+                await verifications.replay()
+            # Everything built so far lives as long as the process: move it out of the
+            # collector's way, so a full collection under load scans the requests' objects.
+            gc.freeze()
+            try:
+                yield services
+            finally:
+                await scheduler.stop()
+                await recorder.aclose()
