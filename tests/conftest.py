@@ -88,9 +88,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(server: uvicorn.Server) -> Iterator[str]:
-    """Run a uvicorn server in a thread on a free loopback port; its base URL while it runs."""
+def serving(server: uvicorn.Server, *, send_buffer: int | None = None) -> Iterator[str]:
+    """Run a uvicorn server in a thread on a free loopback port; its base URL while it runs.
+    ``send_buffer`` fixes the kernel's send buffer of its connections (no autotuning), so a
+    client that stops reading blocks the server's writes soon."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if send_buffer is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -148,6 +148,8 @@ class FeedSettings(BaseModel):
     """Events a subscriber (a stream client) may fall behind before it is disconnected."""
     heartbeat_s: float = Field(15.0, gt=0)
     """The live stream sends a comment (SSE) or a ping (WebSocket) this often when idle."""
+    send_timeout_s: float = Field(30.0, gt=0)
+    """A stream client that takes no bytes for this long is disconnected."""
 
 
 class AnalyticsSettings(BaseModel):

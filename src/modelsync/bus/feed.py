@@ -55,6 +55,12 @@ class FeedSource:
             found = (await conn.execute(select(func.max(changes.c.seq)))).scalar_one_or_none()
         return int(found or 0)
 
+    async def oldest_seq(self) -> int | None:
+        """The oldest change the log still holds (``None``: empty)."""
+        async with self.store.database.read("read the change log's tail") as conn:
+            found = (await conn.execute(select(func.min(changes.c.seq)))).scalar_one_or_none()
+        return None if found is None else int(found)
+
     async def catalog_version(self) -> int:
         return await self.store.catalog_version()
 
@@ -223,6 +229,10 @@ class ChangeFeed:
         """Call ``listener(batch)`` (sync or async) for every batch, in order, inside the feed's
         loop: keep it quick (queue slow work). Its errors are logged, never raised."""
         self._listeners.append(listener)
+
+    async def oldest_seq(self) -> int | None:
+        """The oldest ``seq`` the log still holds (older ones were pruned); ``None``: empty."""
+        return await self._source.oldest_seq()
 
     def wake(self) -> None:
         """Catch up now (a run of this process committed, or a notification arrived)."""

@@ -25,8 +25,7 @@ from modelsync.errors import StoreError
 from modelsync.observability import configure_logging, logged_request
 from modelsync.pages import routes as pages
 from modelsync.pages.fast import serve_cached
-from modelsync.web import api, guards, webhooks
-from modelsync.web.docs import install_docs
+from modelsync.web import api, guards, stream, webhooks
 from modelsync.web.services import open_services
 
 log = structlog.get_logger("modelsync.web")
@@ -121,7 +120,7 @@ def create_app(
     )
     install_docs(app)
     app.max_body_bytes = settings.server.max_body_bytes
-    app.request_log = (settings.log_level or "").upper() == "DEBUG"
+    app.include_router(stream.router)
     app.include_router(api.router)
     app.include_router(webhooks.router)
     app.include_router(pages.router)
