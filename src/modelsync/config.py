@@ -152,29 +152,37 @@ class FeedSettings(BaseModel):
     """A stream client that takes no bytes for this long is disconnected."""
 
 
-class AnalyticsSettings(BaseModel):
-    """Where product analytics go (:mod:`modelsync.observability.analytics`): PostHog, a file."""
+class WebhookSubscriber(BaseModel):
+    """An outbound change-webhook subscriber: its URL and its Standard Webhooks secret."""
 
-    posthog_host: str | None = None
-    """PostHog's address (``MODELSYNC_ANALYTICS__POSTHOG_HOST``); events go to ``/batch/``."""
-    posthog_key: SecretStr | None = None
-    """The project API key (``MODELSYNC_ANALYTICS__POSTHOG_KEY``)."""
-    file: Path | None = None
-    """A JSON-lines file to append events to (``MODELSYNC_ANALYTICS__FILE``)."""
-    batch_size: int = Field(100, ge=1, le=1000)
-    flush_interval_s: float = Field(5.0, gt=0)
-    max_queue: int = Field(10_000, ge=1)
+    url: str
+    secret: SecretStr
 
 
-class ProcessSettings(BaseModel):
-    """This process in the fleet: its heartbeat and when it counts as lagging."""
+class PurgeSettings(BaseModel):
+    """The outbound purgers (:mod:`modelsync.purge`), each off until configured; checked at
+    start (:func:`modelsync.purge.check_settings`)."""
 
-    heartbeat_s: float = Field(5.0, gt=0)
-    """How often the process records itself (and refreshes its gateway gauges)."""
-    expire_after_s: float = Field(30.0, gt=0)
-    """A process silent this long is dead: dropped from the status, its row deleted."""
-    lag_threshold_s: float = Field(10.0, ge=0)
-    """A process behind the store's catalog version for longer than this is lagging."""
+    nextjs_url: str | None = None
+    nextjs_secret: SecretStr | None = None
+    nextjs_contract: Literal["tags", "gatewayz"] = "tags"
+    fastly_service_id: str | None = None
+    fastly_token: SecretStr | None = None
+    fastly_soft: bool = False
+    fastly_api_url: str = "https://api.fastly.com"
+    cloudflare_zone: str | None = None
+    cloudflare_token: SecretStr | None = None
+    cloudflare_api_url: str = "https://api.cloudflare.com"
+    cloudflare_batch: int = Field(100, ge=1, le=1000)
+    webhooks: list[WebhookSubscriber] = Field(default_factory=list)
+    """JSON: ``[{"url": "https://...", "secret": "whsec_..."}]``."""
+    timeout_s: float = Field(5.0, gt=0)
+    attempts: int = Field(5, ge=1, le=20)
+    backoff_base_s: float = Field(0.5, ge=0)
+    backoff_cap_s: float = Field(30.0, ge=0)
+    queue_size: int = Field(100_000, ge=1)
+    webhook_budget_s: float = Field(24 * 60 * 60, gt=0)
+    """An outbound change webhook is retried for this long, then recorded as failed."""
 
 
 class GatewaySettings(BaseModel):
@@ -221,6 +229,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     feed: FeedSettings = Field(default_factory=FeedSettings)
+    purge: PurgeSettings = Field(default_factory=PurgeSettings)
     gateways: dict[str, GatewaySettings] = Field(default_factory=dict)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     api_keys: dict[str, SecretStr] = Field(default_factory=dict, exclude=True)

@@ -194,6 +194,7 @@ async def _status(services: Services, gateway: str | None) -> dict[str, Any]:
             "running": sorted(running),
         },
         "feed": services.feed.describe(),
+        "purgers": services.purgers.describe(),
         "gateways": rows,
     }
 

@@ -25,6 +25,7 @@ from modelsync.errors import StoreError
 from modelsync.observability import configure_logging, logged_request
 from modelsync.pages import routes as pages
 from modelsync.pages.fast import serve_cached
+from modelsync.purge import check_settings
 from modelsync.web import api, guards, stream, webhooks
 from modelsync.web.services import open_services
 
@@ -92,6 +93,7 @@ def create_app(
 ) -> FastAPI:
     """The application; settings are read here (from the environment) unless given."""
     settings = settings or load_settings()
+    check_settings(settings.purge)  # a bad purger configuration is refused before start
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -134,11 +134,26 @@ class FeedOut(Out):
     batches: int
 
 
+class PurgerOut(Out):
+    """One outbound purger's record (:mod:`modelsync.purge`)."""
+
+    queue_depth: int
+    failures: int
+    sent_calls: int
+    refused_keys: int
+    last_success_at: str | None
+    last_failure_at: str | None
+    last_error: str | None
+
+
 class StatusOut(Out):
     catalog_version: int
     processes: list[FleetProcessOut]
     process: ProcessOut
     feed: FeedOut
+    purgers: dict[str, PurgerOut] = Field(
+        description="each configured outbound purger, by name (nextjs, fastly, cloudflare)"
+    )
     gateways: list[GatewayStatusOut]
 
 

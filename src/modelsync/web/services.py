@@ -19,21 +19,14 @@ from datetime import datetime
 import httpx
 import structlog
 
-from modelsync.bus import ChangeFeed, open_feed
+from modelsync.bus import ChangeFeed, FeedBatch, open_feed
+from modelsync.cache.base import Invalidator
 from modelsync.cache.memory import MemoryTagManifest
-from modelsync.cache.responses import ResponseCache
-from modelsync.cache.setup import response_cache
+from modelsync.cache.tags import Invalidation, for_plan
 from modelsync.clock import Clock, SystemClock
 from modelsync.config import Settings
 from modelsync.domain import ChangeSource
-from modelsync.observability.analytics import (
-    Analytics,
-    AnalyticsSink,
-    JsonLinesSink,
-    PostHogSink,
-)
-from modelsync.observability.metrics import metrics
-from modelsync.observability.sentry import close_sentry, init_sentry
+from modelsync.purge import Purgers
 from modelsync.runtime import Runtime, open_runtime
 from modelsync.sync.offload import Offload
 from modelsync.sync.processes import AppliedVersion, ProcessHeartbeat
@@ -61,10 +54,24 @@ class Services:
     started_at: datetime
     feed: ChangeFeed
     """The change-log tail (:mod:`modelsync.bus`): subscribe to it for every committed change."""
+    purgers: Purgers
+    """The outbound purgers (:mod:`modelsync.purge`): ``purgers.enqueue(tags, paths)``."""
 
     @property
     def clock(self) -> Clock:
         return self.runtime.clock
+
+
+class PurgingInvalidator:
+    """An :class:`Invalidator` that also queues the invalidation on the outbound purgers."""
+
+    def __init__(self, inner: Invalidator, purgers: Purgers) -> None:
+        self._inner = inner
+        self._purgers = purgers
+
+    async def invalidate(self, invalidation: Invalidation, *, reason: str) -> None:
+        await self._inner.invalidate(invalidation, reason=reason)
+        self._purgers.enqueue(invalidation.tags, invalidation.paths)
 
 
 def schedule_policy(settings: Settings) -> SchedulePolicy:
@@ -122,30 +129,11 @@ async def open_services(
 ) -> AsyncIterator[Services]:
     """Open the runtime and everything around it; the scheduler's loop runs in the background."""
     clock = clock or SystemClock()
-    dsn = settings.sentry_dsn
-    sentry = init_sentry(dsn.get_secret_value() if dsn else None)
-    try:
-        async with _open_services(settings, clock, transport, run_scheduler) as services:
-            yield services
-    finally:
-        if sentry:
-            close_sentry()
-
-
-@asynccontextmanager
-async def _open_services(
-    settings: Settings,
-    clock: Clock,
-    transport: httpx.AsyncBaseTransport | None,
-    run_scheduler: bool,
-) -> AsyncIterator[Services]:
-    offload = Offload()  # a run's decode, normalize, diff and plan never hold the event loop
-    # A worker thread computing hands the GIL back to the loop after this long (5 ms by default;
-    # measured: /healthz p99 during a 50,000-model sync 48 -> 38 ms under load 10).
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    purge_client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+    purgers = Purgers.from_settings(settings.purge, purge_client, clock)
     async with (
-        open_runtime(settings, clock=clock, transport=transport, offload=offload) as runtime,
-        AsyncExitStack() as stack,
+        purge_client,
+        open_runtime(settings, clock=clock, transport=transport) as runtime,
     ):
         manifest = MemoryTagManifest(clock)
         scheduler = Scheduler(
@@ -195,7 +183,7 @@ async def _open_services(
             settings.webhook_secret,
             aliases,
             recorder,
-            invalidations,
+            PurgingInvalidator(manifest, purgers),
             verifications.request,
             clock,
             retrigger=verifications.reverify,
@@ -219,9 +207,23 @@ async def _open_services(
             async def wake_feed(applied: AppliedRun) -> None:
                 feed.wake()  # this process's run: fan it out now, not at the next poll
 
+            def purge(batch: FeedBatch) -> None:
+                invalidation = batch.invalidation()
+                purgers.enqueue(invalidation.tags, invalidation.paths)
+
             runtime.runner.add_listener(wake_feed)
+            feed.add_listener(purge)
+            purgers.start()
             services = Services(
-                settings, runtime, scheduler, receiver, recorder, manifest, clock.now(), feed
+                settings,
+                runtime,
+                scheduler,
+                receiver,
+                recorder,
+                manifest,
+                clock.now(),
+                feed,
+                purgers,
             )
             if run_scheduler:
                 await scheduler.start()
@@ -234,3 +236,4 @@ async def _open_services(
             finally:
                 await scheduler.stop()
                 await recorder.aclose()
+                await purgers.stop()
