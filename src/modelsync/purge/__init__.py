@@ -26,8 +26,11 @@ import httpx
 from modelsync.clock import Clock
 from modelsync.config import PurgeSettings
 from modelsync.errors import ConfigError
+from modelsync.purge.outbox import NAME as OUTBOX_NAME
+from modelsync.purge.outbox import Outbox, check_subscribers
 from modelsync.purge.targets import Backoff, CloudflareTarget, FastlyTarget, NextjsTarget, Target
 from modelsync.purge.worker import PurgeWorker
+from modelsync.store.sql import SqlStore
 
 __all__ = ["PurgeWorker", "Purgers", "Target", "check_settings"]
 
@@ -77,20 +80,43 @@ def check_settings(settings: PurgeSettings) -> list[Target]:
         )
         api = _http_url(prefix + "CLOUDFLARE_API_URL", settings.cloudflare_api_url)
         targets.append(CloudflareTarget(zone, token, api, settings.cloudflare_batch))
+    check_subscribers(settings)
     return targets
 
 
 class Purgers:
-    """Every configured purger; :meth:`enqueue` hands tags and paths to each."""
+    """Every configured purger; :meth:`enqueue` hands tags and paths to each. The outbound
+    change webhooks' :class:`~modelsync.purge.outbox.Outbox` (when given) starts, stops and
+    reports with them."""
 
-    def __init__(self, workers: list[PurgeWorker]) -> None:
+    def __init__(self, workers: list[PurgeWorker], outbox: Outbox | None = None) -> None:
         self.workers = workers
+        self.outbox = outbox
 
     @classmethod
     def from_settings(
-        cls, settings: PurgeSettings, client: httpx.AsyncClient, clock: Clock
+        cls,
+        settings: PurgeSettings,
+        client: httpx.AsyncClient,
+        clock: Clock,
+        *,
+        store: SqlStore | None = None,
     ) -> Purgers:
+        """The configured purgers; the outbox too when subscribers are configured and a
+        ``store`` is given."""
         backoff = Backoff(settings.attempts, settings.backoff_base_s, settings.backoff_cap_s)
+        subscribers = check_subscribers(settings)
+        outbox = None
+        if subscribers and store is not None:
+            outbox = Outbox(
+                store,
+                subscribers,
+                client,
+                clock,
+                backoff=backoff,
+                timeout_s=settings.timeout_s,
+                budget_s=settings.webhook_budget_s,
+            )
         return cls(
             [
                 PurgeWorker(
@@ -102,7 +128,8 @@ class Purgers:
                     queue_size=settings.queue_size,
                 )
                 for target in check_settings(settings)
-            ]
+            ],
+            outbox,
         )
 
     def enqueue(self, tags: Iterable[str], paths: Iterable[str]) -> list[str]:
@@ -112,13 +139,25 @@ class Purgers:
             return []
         return [worker.name for worker in self.workers if worker.enqueue(tags, paths)]
 
+    def changed(self) -> None:
+        """New changes committed: the outbox fills and delivers now."""
+        if self.outbox is not None:
+            self.outbox.wake()
+
     def start(self) -> None:
         for worker in self.workers:
             worker.start()
+        if self.outbox is not None:
+            self.outbox.start()
 
     async def stop(self) -> None:
         for worker in self.workers:
             await worker.stop()
+        if self.outbox is not None:
+            await self.outbox.stop()
 
     def describe(self) -> dict[str, Any]:
-        return {worker.name: worker.describe() for worker in self.workers}
+        described = {worker.name: worker.describe() for worker in self.workers}
+        if self.outbox is not None and self.outbox.enabled:
+            described[OUTBOX_NAME] = self.outbox.describe()
+        return described

@@ -147,13 +147,13 @@ class PurgeWorker:
                     timeout=self._timeout_s,
                 )
             except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__} calling {_where(call.url)}"
+                error = f"{type(exc).__name__} calling {where(call.url)}"
             else:
                 if response.is_success:
                     self.sent_calls += 1
                     self.last_success_at = self._clock.now()
                     return
-                error = f"HTTP {response.status_code} from {_where(call.url)}"
+                error = f"HTTP {response.status_code} from {where(call.url)}"
                 if not retryable(response.status_code):
                     self._failed(f"{error}; not retried (check the purger's settings)")
                     return
@@ -168,7 +168,7 @@ class PurgeWorker:
         log.warning("purge.failed", purger=self.name, error=error)
 
 
-def _where(url: str) -> str:
+def where(url: str) -> str:
     """Scheme, host and path of a URL: never its query (a token could ride in it)."""
     parsed = httpx.URL(url)
     return f"{parsed.scheme}://{parsed.netloc.decode()}{parsed.path}"

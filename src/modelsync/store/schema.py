@@ -296,3 +296,31 @@ webhook_deliveries = Table(
     Index(None, "expires_at"),
     Index(None, "received_at"),
 )
+
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("subscriber", Text, nullable=False),
+    Column("msg_id", String(100), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("locked_until", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime),
+    Column("last_error", Text),
+    UniqueConstraint("subscriber", "msg_id"),
+    Index(None, "status", "next_attempt_at"),
+)
+"""Outbound change webhooks (:mod:`modelsync.purge.outbox`): one row per subscriber and committed
+run, ``pending`` until delivered (``delivered``) or given up (``failed``)."""
+
+outbox_cursor = Table(
+    "outbox_cursor",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_seq", BigInteger, nullable=False),
+)
+"""The last change ``seq`` turned into outbox rows (one row, id 1)."""

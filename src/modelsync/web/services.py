@@ -26,10 +26,9 @@ from modelsync.cache.tags import Invalidation, for_plan
 from modelsync.clock import Clock, SystemClock
 from modelsync.config import Settings
 from modelsync.domain import ChangeSource
-from modelsync.purge import Purgers
+from modelsync.purge import Purgers, check_settings
 from modelsync.runtime import Runtime, open_runtime
-from modelsync.sync.offload import Offload
-from modelsync.sync.processes import AppliedVersion, ProcessHeartbeat
+from modelsync.store.sql import SqlStore
 from modelsync.sync.runner import AppliedRun
 from modelsync.sync.schedule import SchedulePolicy
 from modelsync.sync.scheduler import Scheduler
@@ -129,12 +128,18 @@ async def open_services(
 ) -> AsyncIterator[Services]:
     """Open the runtime and everything around it; the scheduler's loop runs in the background."""
     clock = clock or SystemClock()
-    purge_client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
-    purgers = Purgers.from_settings(settings.purge, purge_client, clock)
+    check_settings(settings.purge)
     async with (
-        purge_client,
+        httpx.AsyncClient(follow_redirects=False, trust_env=False) as purge_client,
         open_runtime(settings, clock=clock, transport=transport) as runtime,
     ):
+        store = runtime.store
+        purgers = Purgers.from_settings(
+            settings.purge,
+            purge_client,
+            clock,
+            store=store if isinstance(store, SqlStore) else None,
+        )
         manifest = MemoryTagManifest(clock)
         scheduler = Scheduler(
             runner=runtime.runner,
@@ -210,6 +215,8 @@ async def open_services(
             def purge(batch: FeedBatch) -> None:
                 invalidation = batch.invalidation()
                 purgers.enqueue(invalidation.tags, invalidation.paths)
+                if batch.changes:
+                    purgers.changed()
 
             runtime.runner.add_listener(wake_feed)
             feed.add_listener(purge)
