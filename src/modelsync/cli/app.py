@@ -202,14 +202,7 @@ KINDS = ("added", "updated", "removed", "restored", "quarantined")
 @app.command()
 def changes(
     *,
-    last: Annotated[
-        int | None,
-        typer.Option(min=1, max=CHANGES_PAGE, help="The newest N changes, newest first."),
-    ] = None,
-    since: Annotated[
-        int | None, typer.Option(min=0, help="Only changes after this seq (the cursor).")
-    ] = None,
-    run: Annotated[int | None, typer.Option(min=1, help="Only the changes of this run.")] = None,
+    since: Annotated[int | None, typer.Option(help="Only changes after this seq.")] = None,
     gateway: Annotated[str | None, typer.Option(help="Only this gateway.")] = None,
     model: Annotated[str | None, typer.Option(help="Only this model (canonical id).")] = None,
     kind: Annotated[
@@ -217,42 +210,66 @@ def changes(
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=CHANGES_PAGE, help="At most this many.")] = 100,
     json: JsonOption = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            "-f",
+            help="Keep printing each change as it is committed (one line each) until Ctrl-C.",
+        ),
+    ] = False,
     remote: RemoteOption = None,
 ) -> None:
-    """Show what changed: the newest (--last N), after a cursor (--since) or one run's (--run)."""
+    """Show the change history, oldest first; ``next`` is the cursor for ``--since``."""
+    from modelsync.cli.remote import remote_get
     from modelsync.cli.views import read_changes, render_changes
     from modelsync.store.base import ChangeSelection
 
     if kind is not None and kind not in KINDS:
         raise ConfigError(f"--kind {kind!r} is not a kind of change; use one of {', '.join(KINDS)}")
     settings = _settings()
-    select_by = ChangeSelection(run_id=run, kind=kind, newest_first=last is not None)
-    count = last if last is not None else limit
+    name = _guard(lambda: _selected(settings, gateway)[0]) if gateway else None
+    if follow:
+        _follow(settings, remote, since=since, gateway=name, json_output=json)
+        return
     if remote:
-        from modelsync.cli.remote import remote_get
-
-        params = {
-            "since": since,
-            "gateway": gateway,
-            "model": model,
-            "run": run,
-            "kind": kind,
-            "order": "newest" if last is not None else "oldest",
-            "limit": count,
-        }
-        wanted = {key: value for key, value in params.items() if value is not None}
-        page = remote_get(remote, _admin_token(settings), "/api/changes", wanted)
+        params = {"since": since, "gateway": name, "limit": min(limit, 1000)}
+        found = {key: value for key, value in params.items() if value is not None}
+        page = _guard(lambda: remote_get(remote, _admin_token(settings), "/api/changes", found))
     else:
-        name = _selected(settings, gateway)[0] if gateway else None
-        page = _run(
-            read_changes(
-                settings, since=since, gateway=name, model=model, limit=count, select_by=select_by
-            )
-        )
+        page = _run(read_changes(settings, since=since, gateway=name, limit=limit))
     if json:
         _emit_json(page)
     else:
         render_changes(out, page)
+
+
+def _follow(
+    settings: Settings,
+    remote: str | None,
+    *,
+    since: int | None,
+    gateway: str | None,
+    json_output: bool,
+) -> None:
+    """``changes --follow``: lines until Ctrl-C (exit 0), a one-line error otherwise."""
+    from modelsync.cli.follow import emitter, follow_local, follow_remote
+
+    def write(line: str) -> None:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+
+    emit = emitter(json_output, write)
+    try:
+        if remote:
+            token = _admin_token(settings)
+            _guard(
+                lambda: follow_remote(remote, token, emit, since=since, gateway=gateway, model=None)
+            )
+        else:
+            _run(follow_local(settings, emit, since=since, gateway=gateway))
+    except KeyboardInterrupt:
+        return
 
 
 @app.command()
