@@ -91,6 +91,7 @@ def test_follow_remote_json_lines(upstream: str, tmp_path: Path) -> None:
     )
     httpx.post(upstream + "/_admin/reset", timeout=5)
     with serve_process(tmp_path, env) as served:
+
         def settled() -> bool:  # the server's own first syncs are over
             status = httpx.get(served.base + "/api/sync/status", timeout=10).json()
             return not status["process"]["running"] and all(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from types import TracebackType
 from typing import Any, Self
@@ -215,6 +215,8 @@ class ChangeFeed:
         self.applied_version = 0
         """The catalog version this process has applied: every change up to it went out."""
         self.batches = 0
+        self.fast_batches = 0
+        """Batches of this process's own runs, fanned out without reading them back."""
         self.started = False
 
     # -- the interface --------------------------------------------------------------------
@@ -321,17 +323,42 @@ class ChangeFeed:
                 self.last_seq = records[-1].seq
             if batch.is_empty:
                 return None
-            self.batches += 1
-            for subscription in list(self._subscriptions):
-                subscription.offer(batch)
-            for listener in self._listeners:
-                try:
-                    result = listener(batch)
-                    if inspect.isawaitable(result):
-                        await result
-                except Exception:
-                    log.exception("feed.listener_failed")
+            await self._fan_out(batch)
             return batch
+
+    async def committed(self, records: Sequence[ChangeRecord], catalog_version: int) -> bool:
+        """A run of this process just committed ``records`` as ``catalog_version``: fan them out
+        without reading them back when they follow the cursor exactly (the next version, the
+        next seqs); otherwise wake a catch-up. Whether the fast path was taken. (A run that marks
+        models missing is woken, not fast-pathed: its marks are read from the store.)"""
+        async with self._lock:
+            first = self.last_seq + 1
+            seqs = [record.seq for record in records]
+            if (
+                not records
+                or catalog_version != self.applied_version + 1
+                or seqs != list(range(first, first + len(records)))
+            ):
+                self.wake()
+                return False
+            batch = FeedBatch(catalog_version, tuple(records))
+            self.applied_version = catalog_version
+            self.last_seq = seqs[-1]
+            self.fast_batches += 1
+            await self._fan_out(batch)
+            return True
+
+    async def _fan_out(self, batch: FeedBatch) -> None:
+        self.batches += 1
+        for subscription in list(self._subscriptions):
+            subscription.offer(batch)
+        for listener in self._listeners:
+            try:
+                result = listener(batch)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("feed.listener_failed")
 
     def _unsubscribe(self, subscription: Subscription) -> None:
         with suppress(ValueError):

@@ -210,7 +210,11 @@ async def open_services(
         async with open_feed(runtime.store, settings) as feed:
 
             async def wake_feed(applied: AppliedRun) -> None:
-                feed.wake()  # this process's run: fan it out now, not at the next poll
+                # this process's run: fan it out now, not at the next poll
+                if applied.plan.missing:
+                    feed.wake()
+                else:
+                    await feed.committed(applied.result.changes, applied.result.catalog_version)
 
             def purge(batch: FeedBatch) -> None:
                 invalidation = batch.invalidation()
