@@ -315,6 +315,7 @@ class Outbox:
                     give_up = not retryable(response.status_code)  # the subscriber refused
         o = webhook_outbox.c
         done = self._clock.now()
+        gave_up = False
         if error is None:
             values: dict[str, Any] = {
                 "status": DELIVERED,
@@ -323,26 +324,28 @@ class Outbox:
                 "locked_until": None,
                 "last_error": None,
             }
-            self.sent_calls += 1
-            self.last_success_at = done
         else:
             attempts += 1
-            spent = give_up or attempts >= self._backoff.attempts or done - created >= self._budget
+            spent = attempts >= self._backoff.attempts or done - created >= self._budget
+            gave_up = give_up or spent
             values = {"attempts": attempts, "locked_until": None, "last_error": error}
-            if spent:
-                values["status"] = FAILED
+            if gave_up:
                 error = f"{error}; gave up after {attempts} attempt{'s' if attempts > 1 else ''}"
-                values["last_error"] = error
-                self.failures += 1
-                self.last_failure_at = done
-                self.last_error = error
-                log.warning("outbox.gave_up", msg_id=msg_id, subscriber=_where(url), error=error)
+                values |= {"status": FAILED, "last_error": error}
             else:
-                delay = self._backoff.delay(attempts)
-                values["next_attempt_at"] = done + timedelta(seconds=delay)
-                self.last_error = error
+                values["next_attempt_at"] = done + timedelta(seconds=self._backoff.delay(attempts))
         async with self._store.database.write("record an outbox delivery") as conn:
             await conn.execute(update(webhook_outbox).where(and_(o.id == row_id)).values(values))
+        # the record follows the row: whoever reads the status reads what the table holds
+        if error is None:
+            self.sent_calls += 1
+            self.last_success_at = done
+            return
+        self.last_error = error
+        if gave_up:
+            self.failures += 1
+            self.last_failure_at = done
+            log.warning("outbox.gave_up", msg_id=msg_id, subscriber=_where(url), error=error)
 
     async def rows(self) -> list[dict[str, Any]]:
         """Every row, oldest first (tests and the status of deliveries)."""
