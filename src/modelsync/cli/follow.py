@@ -135,7 +135,7 @@ async def follow_local(
 
 async def _head(store: Any) -> int:
     """The newest seq of the log (0 when empty)."""
-    from modelsync.bus.feed import FeedSource  # noqa: PLC0415 - only to read the head
+    from modelsync.bus.feed import FeedSource
 
     source = FeedSource(store, failing_after=1, breaker_threshold=1)
     return await source.last_seq()
