@@ -185,6 +185,27 @@ class PurgeSettings(BaseModel):
     """An outbound change webhook is retried for this long, then recorded as failed."""
 
 
+class CacheSettings(BaseModel):
+    """The read API's response cache (``MODELSYNC_CACHE__*``; DESIGN section 7)."""
+
+    enabled: bool = True
+    backend: Literal["auto", "memory", "redis"] = "auto"
+    """``auto``: Redis when ``MODELSYNC_REDIS_URL`` is set, else this process's memory."""
+    max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    """The in-process cache's bound (least recently used entries go first)."""
+    ttl_s: float = Field(24 * 60 * 60, gt=0)
+    """The longest an entry lives (Redis keys expire then); invalidation drops it before."""
+    status_ttl_s: float = Field(2.0, gt=0)
+    """``/api/sync/status`` also moves with time (next runs, breakers): its entries' lifetime."""
+    max_age_s: int = Field(0, ge=0)
+    """``Cache-Control: max-age`` for browsers."""
+    s_maxage_s: int | None = Field(None, ge=0)
+    """``Cache-Control: s-maxage`` for CDNs purged by tag (unset: not sent)."""
+    stale_while_revalidate_s: int = Field(0, ge=0)
+    """``Cache-Control: stale-while-revalidate``; off (0) by default."""
+    redis_prefix: str = Field("modelsync:cache", min_length=1, max_length=200)
+
+
 class GatewaySettings(BaseModel):
     """Overrides for a shipped gateway, or the whole definition of a configured one."""
 
@@ -228,6 +249,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
     feed: FeedSettings = Field(default_factory=FeedSettings)
     purge: PurgeSettings = Field(default_factory=PurgeSettings)
     gateways: dict[str, GatewaySettings] = Field(default_factory=dict)

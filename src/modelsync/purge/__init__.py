@@ -18,11 +18,12 @@ bounded queue, batching, retries with backoff and jitter, a per-call timeout, an
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
 
+from modelsync.cache.tags import Invalidation
 from modelsync.clock import Clock
 from modelsync.config import PurgeSettings
 from modelsync.errors import ConfigError
@@ -138,6 +139,18 @@ class Purgers:
         if not (tags or paths):
             return []
         return [worker.name for worker in self.workers if worker.enqueue(tags, paths)]
+
+    def enqueuers(self) -> dict[str, Callable[[Invalidation, str], bool]]:
+        """Each purger's entry point for the invalidation hub
+        (:meth:`modelsync.cache.hub.Invalidations.add_purger`): queues, never waits."""
+
+        def entry(worker: PurgeWorker) -> Callable[[Invalidation, str], bool]:
+            def enqueue(invalidation: Invalidation, reason: str) -> bool:
+                return worker.enqueue(sorted(invalidation.tags), sorted(invalidation.paths))
+
+            return enqueue
+
+        return {worker.name: entry(worker) for worker in self.workers}
 
     def changed(self) -> None:
         """New changes committed: the outbox fills and delivers now."""

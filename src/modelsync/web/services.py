@@ -20,9 +20,10 @@ import httpx
 import structlog
 
 from modelsync.bus import ChangeFeed, FeedBatch, open_feed
-from modelsync.cache.base import Invalidator
+from modelsync.cache.hub import Invalidations
 from modelsync.cache.memory import MemoryTagManifest
-from modelsync.cache.tags import Invalidation, for_plan
+from modelsync.cache.responses import ResponseCache
+from modelsync.cache.setup import response_cache
 from modelsync.clock import Clock, SystemClock
 from modelsync.config import Settings
 from modelsync.domain import ChangeSource
@@ -52,26 +53,17 @@ class Services:
     recorder: GroupCommitRecorder
     manifest: MemoryTagManifest
     started_at: datetime
+    cache: ResponseCache
+    invalidations: Invalidations
+    health: HealthWatch
     feed: ChangeFeed
     """The change-log tail (:mod:`modelsync.bus`): subscribe to it for every committed change."""
     purgers: Purgers
-    """The outbound purgers (:mod:`modelsync.purge`): ``purgers.enqueue(tags, paths)``."""
+    """The outbound purgers (:mod:`modelsync.purge`), registered on ``invalidations``."""
 
     @property
     def clock(self) -> Clock:
         return self.runtime.clock
-
-
-class PurgingInvalidator:
-    """An :class:`Invalidator` that also queues the invalidation on the outbound purgers."""
-
-    def __init__(self, inner: Invalidator, purgers: Purgers) -> None:
-        self._inner = inner
-        self._purgers = purgers
-
-    async def invalidate(self, invalidation: Invalidation, *, reason: str) -> None:
-        await self._inner.invalidate(invalidation, reason=reason)
-        self._purgers.enqueue(invalidation.tags, invalidation.paths)
 
 
 def schedule_policy(settings: Settings) -> SchedulePolicy:
@@ -85,38 +77,27 @@ def schedule_policy(settings: Settings) -> SchedulePolicy:
     )
 
 
-def analytics_sink(settings: Settings, client: httpx.AsyncClient) -> AnalyticsSink | None:
-    """The configured analytics sink: PostHog when its host and key are set, else a file.
+def wire_feed(
+    feed: ChangeFeed, runtime: Runtime, invalidations: Invalidations, purgers: Purgers
+) -> None:
+    """This process's runs wake the feed (fanned out at once, not at the next poll); every
+    batch of the log, whoever committed it (another process, another server), invalidates the
+    cache and reaches the purgers and the outbox (this process's own runs again: harmless)."""
 
-    ``client`` is the analytics' own (the upstream client may be a test's stand-in transport)."""
-    config = settings.analytics
-    if config.posthog_host and config.posthog_key:
-        return PostHogSink(client, config.posthog_host, config.posthog_key.get_secret_value())
-    if config.file is not None:
-        return JsonLinesSink(config.file)
-    return None
+    async def wake_feed(applied: AppliedRun) -> None:
+        if applied.plan.missing:  # its marks are read back from the store
+            feed.wake()
+        else:
+            await feed.committed(applied.result.changes, applied.result.catalog_version)
 
+    async def tail_invalidates(batch: FeedBatch) -> None:
+        if batch.changes:
+            purgers.changed()
+        reason = f"change log v{batch.catalog_version}"
+        await invalidations.apply(batch.invalidation(), reason=reason)
 
-async def start_analytics(
-    settings: Settings, clock: Clock, process: str, stack: AsyncExitStack
-) -> Analytics | None:
-    """The analytics queue and its sender, when a sink is configured (closed by ``stack``)."""
-    client = httpx.AsyncClient(timeout=10.0)
-    stack.push_async_callback(client.aclose)
-    sink = analytics_sink(settings, client)
-    if sink is None:
-        return None
-    config = settings.analytics
-    analytics = Analytics(
-        sink,
-        clock,
-        process=process,
-        batch_size=config.batch_size,
-        flush_interval_s=config.flush_interval_s,
-        max_queue=config.max_queue,
-    )
-    await analytics.start()
-    return analytics
+    runtime.runner.add_listener(wake_feed)
+    feed.add_listener(tail_invalidates)
 
 
 @asynccontextmanager
@@ -129,7 +110,7 @@ async def open_services(
 ) -> AsyncIterator[Services]:
     """Open the runtime and everything around it; the scheduler's loop runs in the background."""
     clock = clock or SystemClock()
-    check_settings(settings.purge)
+    check_settings(settings.purge)  # a bad purger configuration is refused before anything opens
     offload = Offload()  # a run's decode, normalize, diff and plan never hold the event loop
     # A worker thread computing hands the GIL back to the loop after this long (5 ms by default;
     # measured: /healthz p99 during a 50,000-model sync 48 -> 38 ms under load 10).
@@ -158,6 +139,8 @@ async def open_services(
 
         cache = response_cache(settings, clock, manifest)
         invalidations = Invalidations(manifest, cache.backend)
+        for name, enqueue in purgers.enqueuers().items():
+            invalidations.add_purger(name, enqueue)
         runtime.runner.add_listener(run_listener(invalidations))
         health = HealthWatch(
             invalidations, runtime.store, breaker_threshold=settings.scheduler.breaker_threshold
@@ -193,7 +176,7 @@ async def open_services(
             settings.webhook_secret,
             aliases,
             recorder,
-            PurgingInvalidator(manifest, purgers),
+            invalidations,
             verifications.request,
             clock,
             retrigger=verifications.reverify,
@@ -213,22 +196,7 @@ async def open_services(
             expire_after_s=settings.process.expire_after_s,
         )
         async with open_feed(runtime.store, settings) as feed:
-
-            async def wake_feed(applied: AppliedRun) -> None:
-                # this process's run: fan it out now, not at the next poll
-                if applied.plan.missing:
-                    feed.wake()
-                else:
-                    await feed.committed(applied.result.changes, applied.result.catalog_version)
-
-            def purge(batch: FeedBatch) -> None:
-                invalidation = batch.invalidation()
-                purgers.enqueue(invalidation.tags, invalidation.paths)
-                if batch.changes:
-                    purgers.changed()
-
-            runtime.runner.add_listener(wake_feed)
-            feed.add_listener(purge)
+            wire_feed(feed, runtime, invalidations, purgers)
             purgers.start()
             services = Services(
                 settings,
@@ -238,14 +206,18 @@ async def open_services(
                 recorder,
                 manifest,
                 clock.now(),
+                cache,
+                invalidations,
+                health,
                 feed,
                 purgers,
             )
+            await health.start()
             if run_scheduler:
                 await scheduler.start()
                 await verifications.replay()
-            # Everything built so far lives as long as the process: move it out of the
-            # collector's way, so a full collection under load scans the requests' objects.
+            # Everything built so far lives as long as the process: move it out of the collector's
+            # way, so a full collection under load scans the requests' objects, not the app's.
             gc.freeze()
             try:
                 yield services
@@ -254,3 +226,5 @@ async def open_services(
                 await recorder.aclose()
                 await purgers.stop()
                 offload.close()
+                await health.drain()
+                await cache.backend.aclose()
