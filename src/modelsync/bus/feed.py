@@ -24,13 +24,12 @@ from sqlalchemy import func, select
 
 from modelsync.bus.events import FeedBatch, Health, MissingMarks, health_changes
 from modelsync.config import Settings
-from modelsync.domain import ChangeRecord, Presence
+from modelsync.domain import ChangeRecord, GatewayHealth, Presence
 from modelsync.errors import StoreError
 from modelsync.observability import FailureStreaks
 from modelsync.store.base import Store
-from modelsync.store.schema import changes, models, sync_runs
+from modelsync.store.schema import catalog_meta, changes, gateways, models, sync_runs
 from modelsync.store.sql import SqlStore
-from modelsync.sync.health import gateway_health
 
 log = structlog.get_logger("modelsync.bus")
 
@@ -62,20 +61,38 @@ class FeedSource:
         return None if found is None else int(found)
 
     async def catalog_version(self) -> int:
-        return await self.store.catalog_version()
+        return (await self.head())[0]
+
+    async def head(self) -> tuple[int, int]:
+        """The catalog version and the newest seq, in one statement (the idle poll's read)."""
+        newest = select(func.max(changes.c.seq)).scalar_subquery()
+        statement = select(catalog_meta.c.version, newest).where(catalog_meta.c.id == 1)
+        async with self.store.database.read("read the change log's head") as conn:
+            version, seq = (await conn.execute(statement)).one()
+        return int(version), int(seq or 0)
 
     async def changes_after(self, seq: int, limit: int = PAGE) -> list[ChangeRecord]:
         return await self.store.list_changes(since=seq, limit=limit)
 
     async def health(self) -> dict[str, Health]:
-        states = await self.store.gateway_states()
-        return {
-            state.name: Health(
-                gateway_health(state, failing_after=self._failing_after),
-                state.consecutive_failures >= self._breaker_threshold,
-            )
-            for state in states
-        }
+        """Every gateway's health (:func:`~modelsync.sync.health.gateway_health`'s rule), read
+        from the four columns it needs."""
+        g = gateways.c
+        statement = select(g.name, g.enabled, g.consecutive_failures, g.last_success_at)
+        async with self.store.database.read("read gateway health") as conn:
+            rows = (await conn.execute(statement)).all()
+        found = {}
+        for name, enabled, failures, last_success in rows:
+            if not enabled:
+                status = GatewayHealth.DISABLED
+            elif failures == 0:
+                status = GatewayHealth.OK
+            elif failures >= self._failing_after or last_success is None:
+                status = GatewayHealth.FAILING
+            else:
+                status = GatewayHealth.DEGRADED
+            found[name] = Health(status, failures >= self._breaker_threshold)
+        return found
 
     async def missing_between(self, after: int, upto: int) -> tuple[MissingMarks, ...]:
         """Gateways with runs in catalog versions ``(after, upto]`` that marked models missing."""
@@ -302,10 +319,10 @@ class ChangeFeed:
     async def catch_up(self) -> FeedBatch | None:
         """Read everything after the cursor and fan it out; the batch (``None``: nothing new)."""
         async with self._lock:
-            version = await self._source.catalog_version()
+            version, newest = await self._source.head()
             records: list[ChangeRecord] = []
             after = self.last_seq
-            while True:
+            while newest > self.last_seq or version > self.applied_version:
                 page = await self._source.changes_after(after)
                 records.extend(page)
                 if len(page) < PAGE:
