@@ -203,7 +203,7 @@ def test_pruned_cursor_gets_a_gone_event(upstream: str, tmp_path: Path) -> None:
                 await store.close()
 
         asyncio.run(prune())
-        kept = logged(base)
+        kept = logged(base, limit=999)  # another query: the cached page predates the prune
         assert len(kept) == 3
         with httpx.Client(timeout=30) as client:
             params = {"since": log[0]["seq"]}
