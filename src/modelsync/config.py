@@ -137,6 +137,52 @@ class ServerSettings(BaseModel):
     """Every request body but a webhook delivery's (which has its own limit of 1 MiB)."""
 
 
+class CacheSettings(BaseModel):
+    """The read API's response cache (``MODELSYNC_CACHE__*``; DESIGN section 7)."""
+
+    enabled: bool = True
+    backend: Literal["auto", "memory", "redis"] = "auto"
+    """``auto``: Redis when ``MODELSYNC_REDIS_URL`` is set, else this process's memory."""
+    max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    """The in-process cache's bound (least recently used entries go first)."""
+    ttl_s: float = Field(24 * 60 * 60, gt=0)
+    """The longest an entry lives (Redis keys expire then); invalidation drops it before."""
+    status_ttl_s: float = Field(2.0, gt=0)
+    """``/api/sync/status`` also moves with time (next runs, breakers): its entries' lifetime."""
+    max_age_s: int = Field(0, ge=0)
+    """``Cache-Control: max-age`` for browsers."""
+    s_maxage_s: int | None = Field(None, ge=0)
+    """``Cache-Control: s-maxage`` for CDNs purged by tag (unset: not sent)."""
+    stale_while_revalidate_s: int = Field(0, ge=0)
+    """``Cache-Control: stale-while-revalidate``; off (0) by default."""
+    redis_prefix: str = Field("modelsync:cache", min_length=1, max_length=200)
+
+
+class AnalyticsSettings(BaseModel):
+    """Where product analytics go (:mod:`modelsync.observability.analytics`): PostHog, a file."""
+
+    posthog_host: str | None = None
+    """PostHog's address (``MODELSYNC_ANALYTICS__POSTHOG_HOST``); events go to ``/batch/``."""
+    posthog_key: SecretStr | None = None
+    """The project API key (``MODELSYNC_ANALYTICS__POSTHOG_KEY``)."""
+    file: Path | None = None
+    """A JSON-lines file to append events to (``MODELSYNC_ANALYTICS__FILE``)."""
+    batch_size: int = Field(100, ge=1, le=1000)
+    flush_interval_s: float = Field(5.0, gt=0)
+    max_queue: int = Field(10_000, ge=1)
+
+
+class ProcessSettings(BaseModel):
+    """This process in the fleet: its heartbeat and when it counts as lagging."""
+
+    heartbeat_s: float = Field(5.0, gt=0)
+    """How often the process records itself (and refreshes its gateway gauges)."""
+    expire_after_s: float = Field(30.0, gt=0)
+    """A process silent this long is dead: dropped from the status, its row deleted."""
+    lag_threshold_s: float = Field(10.0, ge=0)
+    """A process behind the store's catalog version for longer than this is lagging."""
+
+
 class FeedSettings(BaseModel):
     """How a serving process tails the change log (:mod:`modelsync.bus`) and streams it."""
 
@@ -185,27 +231,6 @@ class PurgeSettings(BaseModel):
     """An outbound change webhook is retried for this long, then recorded as failed."""
 
 
-class CacheSettings(BaseModel):
-    """The read API's response cache (``MODELSYNC_CACHE__*``; DESIGN section 7)."""
-
-    enabled: bool = True
-    backend: Literal["auto", "memory", "redis"] = "auto"
-    """``auto``: Redis when ``MODELSYNC_REDIS_URL`` is set, else this process's memory."""
-    max_bytes: int = Field(64 * 1024 * 1024, ge=1024)
-    """The in-process cache's bound (least recently used entries go first)."""
-    ttl_s: float = Field(24 * 60 * 60, gt=0)
-    """The longest an entry lives (Redis keys expire then); invalidation drops it before."""
-    status_ttl_s: float = Field(2.0, gt=0)
-    """``/api/sync/status`` also moves with time (next runs, breakers): its entries' lifetime."""
-    max_age_s: int = Field(0, ge=0)
-    """``Cache-Control: max-age`` for browsers."""
-    s_maxage_s: int | None = Field(None, ge=0)
-    """``Cache-Control: s-maxage`` for CDNs purged by tag (unset: not sent)."""
-    stale_while_revalidate_s: int = Field(0, ge=0)
-    """``Cache-Control: stale-while-revalidate``; off (0) by default."""
-    redis_prefix: str = Field("modelsync:cache", min_length=1, max_length=200)
-
-
 class GatewaySettings(BaseModel):
     """Overrides for a shipped gateway, or the whole definition of a configured one."""
 
@@ -252,6 +277,8 @@ class Settings(BaseSettings):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     feed: FeedSettings = Field(default_factory=FeedSettings)
     purge: PurgeSettings = Field(default_factory=PurgeSettings)
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    process: ProcessSettings = Field(default_factory=ProcessSettings)
     gateways: dict[str, GatewaySettings] = Field(default_factory=dict)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     api_keys: dict[str, SecretStr] = Field(default_factory=dict, exclude=True)

@@ -122,6 +122,7 @@ def create_app(
     )
     install_docs(app)
     app.max_body_bytes = settings.server.max_body_bytes
+    app.request_log = (settings.log_level or "").upper() == "DEBUG"
     app.include_router(stream.router)
     app.include_router(api.router)
     app.include_router(webhooks.router)

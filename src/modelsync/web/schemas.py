@@ -124,6 +124,20 @@ class ProcessOut(Out):
     running: list[str]
 
 
+class FleetProcessOut(Out):
+    """A serving process of the fleet, from the store's registry."""
+
+    id: str
+    host: str
+    pid: int
+    version: str
+    started_at: str
+    applied_version: int
+    last_seen_at: str
+    behind_s: float
+    lagging: bool
+
+
 class FeedOut(Out):
     """This process's tail of the change log (:mod:`modelsync.bus`)."""
 

@@ -27,10 +27,19 @@ from modelsync.cache.setup import response_cache
 from modelsync.clock import Clock, SystemClock
 from modelsync.config import Settings
 from modelsync.domain import ChangeSource
+from modelsync.observability.analytics import (
+    Analytics,
+    AnalyticsSink,
+    JsonLinesSink,
+    PostHogSink,
+)
+from modelsync.observability.metrics import metrics
+from modelsync.observability.sentry import close_sentry, init_sentry
 from modelsync.purge import Purgers, check_settings
 from modelsync.runtime import Runtime, open_runtime
 from modelsync.store.sql import SqlStore
 from modelsync.sync.offload import Offload
+from modelsync.sync.processes import AppliedVersion, ProcessHeartbeat
 from modelsync.sync.runner import AppliedRun
 from modelsync.sync.schedule import SchedulePolicy
 from modelsync.sync.scheduler import Scheduler
@@ -56,6 +65,9 @@ class Services:
     cache: ResponseCache
     invalidations: Invalidations
     health: HealthWatch
+    applied: AppliedVersion
+    heartbeat: ProcessHeartbeat
+    analytics: Analytics | None
     feed: ChangeFeed
     """The change-log tail (:mod:`modelsync.bus`): subscribe to it for every committed change."""
     purgers: Purgers
@@ -77,12 +89,50 @@ def schedule_policy(settings: Settings) -> SchedulePolicy:
     )
 
 
+def analytics_sink(settings: Settings, client: httpx.AsyncClient) -> AnalyticsSink | None:
+    """The configured analytics sink: PostHog when its host and key are set, else a file.
+
+    ``client`` is the analytics' own (the upstream client may be a test's stand-in transport)."""
+    config = settings.analytics
+    if config.posthog_host and config.posthog_key:
+        return PostHogSink(client, config.posthog_host, config.posthog_key.get_secret_value())
+    if config.file is not None:
+        return JsonLinesSink(config.file)
+    return None
+
+
+async def start_analytics(
+    settings: Settings, clock: Clock, process: str, stack: AsyncExitStack
+) -> Analytics | None:
+    """The analytics queue and its sender, when a sink is configured (closed by ``stack``)."""
+    client = httpx.AsyncClient(timeout=10.0)
+    stack.push_async_callback(client.aclose)
+    sink = analytics_sink(settings, client)
+    if sink is None:
+        return None
+    config = settings.analytics
+    analytics = Analytics(
+        sink,
+        clock,
+        process=process,
+        batch_size=config.batch_size,
+        flush_interval_s=config.flush_interval_s,
+        max_queue=config.max_queue,
+    )
+    await analytics.start()
+    return analytics
+
+
 def wire_feed(
-    feed: ChangeFeed, runtime: Runtime, invalidations: Invalidations, purgers: Purgers
+    feed: ChangeFeed,
+    runtime: Runtime,
+    invalidations: Invalidations,
+    purgers: Purgers,
+    applied_version: AppliedVersion,
 ) -> None:
     """This process's runs wake the feed (fanned out at once, not at the next poll); every
     batch of the log, whoever committed it (another process, another server), invalidates the
-    cache and reaches the purgers and the outbox (this process's own runs again: harmless)."""
+    cache and reaches the purgers (registered on the hub and started here) and the outbox (this process's own runs again: harmless)."""
 
     async def wake_feed(applied: AppliedRun) -> None:
         if applied.plan.missing:  # its marks are read back from the store
@@ -95,9 +145,13 @@ def wire_feed(
             purgers.changed()
         reason = f"change log v{batch.catalog_version}"
         await invalidations.apply(batch.invalidation(), reason=reason)
+        applied_version.advance(batch.catalog_version)  # others' runs too, once invalidated
 
+    for name, enqueue in purgers.enqueuers().items():
+        invalidations.add_purger(name, enqueue)
     runtime.runner.add_listener(wake_feed)
     feed.add_listener(tail_invalidates)
+    purgers.start()
 
 
 @asynccontextmanager
@@ -111,20 +165,37 @@ async def open_services(
     """Open the runtime and everything around it; the scheduler's loop runs in the background."""
     clock = clock or SystemClock()
     check_settings(settings.purge)  # a bad purger configuration is refused before anything opens
+    dsn = settings.sentry_dsn
+    sentry = init_sentry(dsn.get_secret_value() if dsn else None)
+    try:
+        async with _open_services(settings, clock, transport, run_scheduler) as services:
+            yield services
+    finally:
+        if sentry:
+            close_sentry()
+
+
+@asynccontextmanager
+async def _open_services(
+    settings: Settings,
+    clock: Clock,
+    transport: httpx.AsyncBaseTransport | None,
+    run_scheduler: bool,
+) -> AsyncIterator[Services]:
     offload = Offload()  # a run's decode, normalize, diff and plan never hold the event loop
     # A worker thread computing hands the GIL back to the loop after this long (5 ms by default;
     # measured: /healthz p99 during a 50,000-model sync 48 -> 38 ms under load 10).
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     async with (
-        httpx.AsyncClient(follow_redirects=False, trust_env=False) as purge_client,
         open_runtime(settings, clock=clock, transport=transport, offload=offload) as runtime,
+        AsyncExitStack() as stack,
+        httpx.AsyncClient(follow_redirects=False, trust_env=False) as purge_client,
     ):
-        store = runtime.store
         purgers = Purgers.from_settings(
             settings.purge,
             purge_client,
             clock,
-            store=store if isinstance(store, SqlStore) else None,
+            store=runtime.store if isinstance(runtime.store, SqlStore) else None,
         )
         manifest = MemoryTagManifest(clock)
         scheduler = Scheduler(
@@ -139,8 +210,6 @@ async def open_services(
 
         cache = response_cache(settings, clock, manifest)
         invalidations = Invalidations(manifest, cache.backend)
-        for name, enqueue in purgers.enqueuers().items():
-            invalidations.add_purger(name, enqueue)
         runtime.runner.add_listener(run_listener(invalidations))
         health = HealthWatch(
             invalidations, runtime.store, breaker_threshold=settings.scheduler.breaker_threshold
@@ -195,36 +264,43 @@ async def open_services(
             heartbeat_s=settings.process.heartbeat_s,
             expire_after_s=settings.process.expire_after_s,
         )
-        async with open_feed(runtime.store, settings) as feed:
-            wire_feed(feed, runtime, invalidations, purgers)
-            purgers.start()
-            services = Services(
-                settings,
-                runtime,
-                scheduler,
-                receiver,
-                recorder,
-                manifest,
-                clock.now(),
-                cache,
-                invalidations,
-                health,
-                feed,
-                purgers,
-            )
-            await health.start()
-            if run_scheduler:
-                await scheduler.start()
-                await verifications.replay()
-            # Everything built so far lives as long as the process: move it out of the collector's
-            # way, so a full collection under load scans the requests' objects, not the app's.
-            gc.freeze()
-            try:
-                yield services
-            finally:
-                await scheduler.stop()
-                await recorder.aclose()
-                await purgers.stop()
-                offload.close()
-                await health.drain()
-                await cache.backend.aclose()
+        feed = await stack.enter_async_context(open_feed(runtime.store, settings))
+        wire_feed(feed, runtime, invalidations, purgers, applied_version)
+        services = Services(
+            settings,
+            runtime,
+            scheduler,
+            receiver,
+            recorder,
+            manifest,
+            clock.now(),
+            cache,
+            invalidations,
+            health,
+            applied_version,
+            heartbeat,
+            analytics,
+            feed,
+            purgers,
+        )
+        await health.start()
+        if run_scheduler:
+            await scheduler.start()
+            await verifications.replay()
+            await heartbeat.start()
+        # Everything built so far lives as long as the process: move it out of the collector's
+        # way, so a full collection under load scans the requests' objects, not the app's.
+        gc.freeze()
+        try:
+            yield services
+        finally:
+            verifications.close()
+            await heartbeat.stop()
+            await scheduler.stop()
+            await recorder.aclose()
+            await purgers.stop()
+            offload.close()
+            await health.drain()
+            await cache.backend.aclose()
+            if analytics is not None:
+                await analytics.aclose()
