@@ -81,9 +81,13 @@ def test_cli_sync_purges_through_a_serving_process(recorder: Recorder, tmp_path:
                 timeout_s=20,
                 what="Fastly purged every changed model's key",
             )
-            status = httpx.get(served.base + "/api/sync/status", timeout=10).json()
-            assert status["purgers"]["nextjs"]["sent_calls"] >= 1
-            assert status["purgers"]["nextjs"]["failures"] == 0
+
+            def reported() -> bool:  # the status is cached for a moment
+                status = httpx.get(served.base + "/api/sync/status", timeout=10).json()
+                nextjs = status["purgers"]["nextjs"]
+                return bool(nextjs["sent_calls"] >= 1 and nextjs["failures"] == 0)
+
+            wait_for(reported, timeout_s=20, what="the status reports the purges")
             assert "front-secret" not in served.log()
 
 

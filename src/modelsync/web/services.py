@@ -132,7 +132,8 @@ def wire_feed(
 ) -> None:
     """This process's runs wake the feed (fanned out at once, not at the next poll); every
     batch of the log, whoever committed it (another process, another server), invalidates the
-    cache and reaches the purgers (registered on the hub and started here) and the outbox (this process's own runs again: harmless)."""
+    cache and reaches the purgers (registered on the hub and started here) and the outbox
+    (this process's own runs again: harmless)."""
 
     async def wake_feed(applied: AppliedRun) -> None:
         if applied.plan.missing:  # its marks are read back from the store
