@@ -22,7 +22,10 @@ from modelsync.store.sql import SqlStore
 
 from .factories import at, model, registration, sync
 
-TABLES = "gateways, models, changes, sync_runs, webhook_deliveries, processes, webhook_outbox, outbox_cursor"
+TABLES = (
+    "gateways, models, changes, sync_runs, webhook_deliveries, processes, webhook_outbox, "
+    "outbox_cursor"
+)
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
