@@ -202,7 +202,14 @@ KINDS = ("added", "updated", "removed", "restored", "quarantined")
 @app.command()
 def changes(
     *,
-    since: Annotated[int | None, typer.Option(help="Only changes after this seq.")] = None,
+    last: Annotated[
+        int | None,
+        typer.Option(min=1, max=CHANGES_PAGE, help="The newest N changes, newest first."),
+    ] = None,
+    since: Annotated[
+        int | None, typer.Option(min=0, help="Only changes after this seq (the cursor).")
+    ] = None,
+    run: Annotated[int | None, typer.Option(min=1, help="Only the changes of this run.")] = None,
     gateway: Annotated[str | None, typer.Option(help="Only this gateway.")] = None,
     model: Annotated[str | None, typer.Option(help="Only this model (canonical id).")] = None,
     kind: Annotated[
@@ -210,6 +217,7 @@ def changes(
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=CHANGES_PAGE, help="At most this many.")] = 100,
     json: JsonOption = False,
+    remote: RemoteOption = None,
     follow: Annotated[
         bool,
         typer.Option(
@@ -218,26 +226,41 @@ def changes(
             help="Keep printing each change as it is committed (one line each) until Ctrl-C.",
         ),
     ] = False,
-    remote: RemoteOption = None,
 ) -> None:
-    """Show the change history, oldest first; ``next`` is the cursor for ``--since``."""
-    from modelsync.cli.remote import remote_get
+    """Show what changed: the newest (--last N), after a cursor (--since) or one run's (--run)."""
     from modelsync.cli.views import read_changes, render_changes
     from modelsync.store.base import ChangeSelection
 
     if kind is not None and kind not in KINDS:
         raise ConfigError(f"--kind {kind!r} is not a kind of change; use one of {', '.join(KINDS)}")
     settings = _settings()
-    name = _guard(lambda: _selected(settings, gateway)[0]) if gateway else None
     if follow:
+        name = _guard(lambda: _selected(settings, gateway)[0]) if gateway else None
         _follow(settings, remote, since=since, gateway=name, json_output=json)
         return
+    select_by = ChangeSelection(run_id=run, kind=kind, newest_first=last is not None)
+    count = last if last is not None else limit
     if remote:
-        params = {"since": since, "gateway": name, "limit": min(limit, 1000)}
-        found = {key: value for key, value in params.items() if value is not None}
-        page = _guard(lambda: remote_get(remote, _admin_token(settings), "/api/changes", found))
+        from modelsync.cli.remote import remote_get
+
+        params = {
+            "since": since,
+            "gateway": gateway,
+            "model": model,
+            "run": run,
+            "kind": kind,
+            "order": "newest" if last is not None else "oldest",
+            "limit": count,
+        }
+        wanted = {key: value for key, value in params.items() if value is not None}
+        page = remote_get(remote, _admin_token(settings), "/api/changes", wanted)
     else:
-        page = _run(read_changes(settings, since=since, gateway=name, limit=limit))
+        name = _selected(settings, gateway)[0] if gateway else None
+        page = _run(
+            read_changes(
+                settings, since=since, gateway=name, model=model, limit=count, select_by=select_by
+            )
+        )
     if json:
         _emit_json(page)
     else:

@@ -27,6 +27,7 @@ from modelsync.pages import routes as pages
 from modelsync.pages.fast import serve_cached
 from modelsync.purge import check_settings
 from modelsync.web import api, guards, stream, webhooks
+from modelsync.web.docs import install_docs
 from modelsync.web.services import open_services
 
 log = structlog.get_logger("modelsync.web")
