@@ -142,7 +142,8 @@ def test_the_banner_says_how_the_cli_reads_the_demo(demo: Demo, tmp_path: Path) 
         text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[1:] if line}
+    gateways_table = done.stdout.split("\nprocess ")[0]  # the fleet's table follows it
+    rows = {line.split()[0]: line.split() for line in gateways_table.splitlines()[1:] if line}
     assert sorted(rows) == GATEWAYS
     assert rows["openrouter"][2] == "20s"  # the high tier's demo interval, not "every 0m"
     assert rows["fal"][2] == "45s"
