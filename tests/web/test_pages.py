@@ -5,6 +5,7 @@ bad query strings answered with one line."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from decimal import Decimal
 from typing import Any
@@ -67,6 +68,12 @@ async def test_a_page_is_served_from_the_cache_until_an_invalidation_covers_it(
     """The second request is a cache hit; a tag or a path invalidation makes the next one a
     render again (POST /api/cache/invalidate, as the front end calls it)."""
     synced.clock.advance(1)  # past the sync's invalidations (staleness is inclusive)
+    services = synced.app.state.services
+    deadline = asyncio.get_running_loop().time() + 10
+    while services.feed.applied_version < await services.runtime.store.catalog_version():
+        assert asyncio.get_running_loop().time() < deadline, "the change feed caught up"
+        await asyncio.sleep(0.05)  # its fan-out of the sync's runs invalidates too, under load late
+    await asyncio.sleep(0.6)  # and one more poll of its head (health moves)
     await synced.client.get("/rankings")
     cache = cache_of(synced)
     misses = cache.misses
