@@ -3,6 +3,7 @@ its documented schema (the answers are written by orjson, not validated by FastA
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -73,8 +74,11 @@ async def test_every_read_answer_validates_against_the_openapi_schema(lived: Ser
 
 @asynccontextmanager
 async def counted_statements(service: Service) -> AsyncIterator[list[str]]:
-    """Every statement the store runs meanwhile: on the read lane, and through SQLAlchemy (the
-    store's ``_read``: its one way to a pooled connection)."""
+    """Every statement the store runs meanwhile for the caller's task (the requests: the test
+    client runs the app in it): on the read lane, and through SQLAlchemy (the store's ``_read``:
+    its one way to a pooled connection). The service's own background work (the change feed's
+    polls, the scheduler) runs in other tasks and is not counted."""
+    caller = asyncio.current_task()
     store = service.services.runtime.store
     assert isinstance(store, SqlStore)
     database = store.database
@@ -82,12 +86,14 @@ async def counted_statements(service: Service) -> AsyncIterator[list[str]]:
     fetch, read = database.fetch, store._read
 
     async def counting_fetch(statement: Any, params: Any, *, action: str) -> Any:
-        seen.append(action)
+        if asyncio.current_task() is caller:
+            seen.append(action)
         return await fetch(statement, params, action=action)
 
     @asynccontextmanager
     async def counting_read(action: str) -> AsyncIterator[Any]:
-        seen.append(action)
+        if asyncio.current_task() is caller:
+            seen.append(action)
         async with read(action) as connection:
             yield connection
 
