@@ -413,6 +413,12 @@ class Store(ABC):
     @abstractmethod
     async def set_next_run(self, gateway: str, at: datetime | None) -> None: ...
 
+    @abstractmethod
+    async def reschedule_unleased(self, gateway: str, at: datetime | None, *, token: int) -> bool:
+        """Set the next run of a gateway whose state was read with fencing token ``token`` and
+        no lease, unless a lease was taken since or is held (then ``False``): a run that took
+        the lease stores its own next run, which a stale read must never overwrite."""
+
     # -- runs ------------------------------------------------------------------------------
 
     @abstractmethod

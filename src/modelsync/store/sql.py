@@ -236,6 +236,12 @@ class SqlStore(Store):
             if result.rowcount == 0:
                 raise StoreError(f"unknown gateway {gateway!r}")
 
+    async def reschedule_unleased(self, gateway: str, at: datetime | None, *, token: int) -> bool:
+        params = {"p_gateway": gateway, "p_at": at, "p_token": token}
+        async with self._write("set the next run") as conn:
+            result = await conn.execute(sql.RESCHEDULE_UNLEASED, params)
+        return bool(result.rowcount)
+
     # -- runs ------------------------------------------------------------------------------
 
     async def load_catalog(self, gateway: str) -> StoredCatalog:

@@ -151,6 +151,11 @@ RELEASE_LEASE = update(gateways).where(HOLDS_LEASE).values(lease_owner=None, lea
 SET_NEXT_RUN = (
     update(gateways).where(g.name == bindparam("p_gateway")).values(next_run_at=_time("p_at"))
 )
+RESCHEDULE_UNLEASED = SET_NEXT_RUN.where(
+    g.fencing_token == bindparam("p_token"), g.lease_owner.is_(None)
+)
+"""Set a next run read with token ``p_token`` unless a lease was taken since (the token moved)
+or is held: that lease's run stores the next run, and it must never be overwritten."""
 SELECT_STATES = select(*gateways.c).order_by(g.name)
 SELECT_NAMED_STATES = SELECT_STATES.where(g.name.in_(bindparam("p_names", expanding=True)))
 PREVIOUS_SUCCESS = select(g.last_success_at).where(g.name == bindparam("p_gateway"))
@@ -170,7 +175,12 @@ def due_names(flags: DialectFlags) -> Select[Any]:
         .where(
             g.name.in_(bindparam("p_candidates", expanding=True)),
             g.enabled.is_(True),
-            or_(g.next_run_at.is_(None), g.next_run_at <= _time("p_now")),
+            # due by the caller's clock and by the database's: a round a run has just moved on
+            # is never taken again, and a host whose clock runs ahead never starts one early
+            or_(
+                g.next_run_at.is_(None),
+                and_(g.next_run_at <= _time("p_now"), g.next_run_at <= db_now(flags)),
+            ),
             lease_free(flags),
         )
         .order_by(g.next_run_at.asc().nulls_first(), g.name)

@@ -116,17 +116,27 @@ class Scheduler:
         """Resume (or spread) every gateway's next run, then start the loop in the background."""
         now = self._clock.now()
         for state in await self._store.gateway_states():
-            when = None
-            if state.enabled:
-                when = startup_next_run(
-                    state.next_run_at,
-                    now=now,
-                    interval_s=state.interval_s,
-                    policy=self._policy,
-                    jitter_value=self._rng(),
-                )
+            if state.lease_owner is not None:
+                # another process is running it (or died running it): that run stores the next
+                # run, or its lease lapses and the gateway comes due; rescheduling from this
+                # read could overwrite a next run stored meanwhile and run the round twice
+                continue
+            if not state.enabled:
+                if state.next_run_at is not None:
+                    await self._store.reschedule_unleased(
+                        state.name, None, token=state.fencing_token
+                    )
+                continue
+            when = startup_next_run(
+                state.next_run_at,
+                now=now,
+                interval_s=state.interval_s,
+                policy=self._policy,
+                jitter_value=self._rng(),
+            )
             if when != state.next_run_at:
-                await self._store.set_next_run(state.name, when)
+                # only if no lease was taken since the read (its run stores the next run)
+                await self._store.reschedule_unleased(state.name, when, token=state.fencing_token)
         self._heartbeat = self._clock.monotonic()
         self._stopping = False
         self._loop_task = asyncio.create_task(self._loop(), name="modelsync-scheduler")
