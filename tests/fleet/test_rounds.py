@@ -147,6 +147,7 @@ async def test_a_process_starting_during_a_run_never_runs_its_round_again(
     # A minute on, cerebras comes due: both schedulers claim whatever is due in the same ticks,
     # so once cerebras ran, a groq round come due again would have been claimed as well.
     clock.advance(60)
+
     async def cerebras_ran() -> bool:
         return await poll_runs(first, "cerebras") == 1
 
