@@ -94,6 +94,8 @@ def _line(summary: RunSummary) -> str:
         text += f"  [red]{summary.error}[/]"
     for key, reason in summary.quarantined.items():
         text += f"\n{'':>13} [yellow]quarantined[/] {key}: {reason}"
+    for warning in summary.warnings:
+        text += f"\n{'':>13} [yellow]warning[/] {warning}"
     if summary.filtered:
         left_out = ", ".join(f"{count} {reason}" for reason, count in summary.filtered.items())
         text += f"\n{'':>13} filtered out by design: {left_out}"

@@ -28,6 +28,7 @@ from modelsync.gateways.registry import BUILTIN
 from modelsync.simulator.admin import admin_routes
 from modelsync.simulator.catalogs import find_fixtures_dir, load_seeds
 from modelsync.simulator.config import SimulatorConfig
+from modelsync.simulator.extras import extra_routes
 from modelsync.simulator.responses import json_response
 from modelsync.simulator.script import demo_script, run_script
 from modelsync.simulator.sender import WebhookSender
@@ -58,7 +59,8 @@ def create_simulator_app(config: SimulatorConfig | None = None) -> Starlette:
     specs = {spec.name: spec for spec in BUILTIN}
     served = [(path, name, False) for name, path in paths.items()]
     served += [(path, name, True) for name, path in EXTRA_MINIMAL_PATHS.items()]
-    routes = [
+    routes = [*extra_routes(state)]  # before the list paths: fal's pricing is under its list
+    routes += [
         Route(path, list_endpoint(state.gateways[name], specs[name], config, minimal=minimal))
         for path, name, minimal in served
     ]

@@ -143,6 +143,16 @@ class SimulatorState:
             name: GatewayState(name=name, seed=item, etag_default=etag)
             for name, item in seeds.items()
         }
+        self.side_failures: dict[str, int] = {}
+        """Failures left per side endpoint (fal's pricing, the reference catalogs)."""
+
+    def take_side_failure(self, endpoint: str) -> bool:
+        """Whether this request to a side endpoint fails (consuming one failure)."""
+        left = self.side_failures.get(endpoint, 0)
+        if left <= 0:
+            return False
+        self.side_failures[endpoint] = left - 1
+        return True
 
     def gateway(self, name: Any) -> GatewayState:
         """The gateway called ``name``; AdminInputError 404 when there is none."""

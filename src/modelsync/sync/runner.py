@@ -65,6 +65,7 @@ from modelsync.sync.identities import IdentityUpkeep
 from modelsync.sync.lease import LeaseKeeper
 from modelsync.sync.listing import Listing, PageFetcher, fetch_listing
 from modelsync.sync.offload import INLINE, Offload
+from modelsync.sync.prices import PricedSeparately, attach_prices
 from modelsync.sync.schedule import full_resync_due
 from modelsync.sync.snapshot import Snapshot, read_snapshot
 
@@ -90,6 +91,8 @@ class RunSummary:
     """Entries set aside by this run (id or place -> reason); their models kept as they were."""
     filtered: Mapping[str, int] = field(default_factory=dict)
     """Entries the adapter left out by design, counted by reason."""
+    warnings: tuple[str, ...] = ()
+    """What went wrong without failing the run (fal's pricing API down: prices kept)."""
 
     @property
     def ok(self) -> bool:
@@ -109,6 +112,7 @@ class RunSummary:
             "error": self.error,
             "quarantined": quarantine_json(self.quarantined),
             "filtered": dict(self.filtered),
+            "warnings": list(self.warnings),
         }
 
 
@@ -188,6 +192,7 @@ class _Attempt:
     retry_after_s: float | None = None
     error: BaseException | None = None
     """The exception of an internal error (its traceback is logged once per failure streak)."""
+    warnings: tuple[str, ...] = ()
 
 
 def _presence_changed(
@@ -527,14 +532,17 @@ class SyncRunner:
         if memo is not None and memo.version != state.version:
             del self._memos[name]
             memo = None
+        adapter = self.adapter(gateway)
+        priced = isinstance(adapter, PricedSeparately)
+        fresh = full or priced  # prices from elsewhere: the same listing may have new prices
         with stage("fetch"):
             listing = await fetch_listing(
                 self._fetcher,
-                self.adapter(gateway),
+                adapter,
                 gateway.config,
                 upstream=self._upstream,
-                previous_hash=None if full else state.body_hash,
-                validators=None if full else Validators(state.etag, state.last_modified),
+                previous_hash=None if fresh else state.body_hash,
+                validators=None if fresh else Validators(state.etag, state.last_modified),
                 budget=budget,
                 loads=self._offload.loads,
             )
@@ -550,6 +558,20 @@ class SyncRunner:
             previous = memo.entries
         else:
             previous = dict((await self._store.load_catalog(name)).entries)
+        warnings: tuple[str, ...] = ()
+        if isinstance(adapter, PricedSeparately):
+            with stage("prices"):
+                warning = await attach_prices(
+                    self._fetcher,
+                    adapter,
+                    gateway.config,
+                    listing.pages,
+                    previous,
+                    upstream=self._upstream,
+                    budget=budget,
+                    loads=self._offload.loads,
+                )
+            warnings = (warning,) if warning else ()
         snapshot, plan, timings = await self._offload.call(
             self._plan, gateway, listing, previous, state=state, full=full
         )
@@ -559,9 +581,10 @@ class SyncRunner:
             name, trigger, outcome, started,
             listing=listing, full=full, total_models=plan.total_models, plan=plan,
         )  # fmt: skip
-        filtered = dict(self.adapter(gateway).filtered)
+        filtered = dict(adapter.filtered)
         record = replace(record, quarantined=dict(snapshot.quarantined), filtered=filtered)
-        return _Attempt(record, None if plan.is_empty else plan, previous, snapshot)
+        plan_or_none = None if plan.is_empty else plan
+        return _Attempt(record, plan_or_none, previous, snapshot, warnings=warnings)
 
     def _plan(
         self,
@@ -625,26 +648,39 @@ class SyncRunner:
             await self._record_unleased(lost)
             lease_lost()
             self._log_run(state, lost, None)
-            return _summary(lost, began, self._clock)
+            return _summary(lost, began, self._clock, warnings=attempt.warnings)
         except StoreError as exc:
             self._memos.pop(name, None)
             failed = self._failed(record, f"the run could not be recorded: {exc}", state, next_run)
             if not await self._record_unleased(failed):
                 raise
             self._log_run(state, failed, None)
-            return _summary(failed, began, self._clock)
+            return _summary(failed, began, self._clock, warnings=attempt.warnings)
         presence = _presence_changed(attempt.previous, attempt.plan)
         if attempt.snapshot is not None and attempt.previous is not None:
             entries = await self._offload.call(
                 remember, attempt.previous, attempt.plan, attempt.snapshot
             )
             self._memos[name] = _Memo(result.gateway_version, entries)
-        self._log_run(state, record, attempt.error, plan=attempt.plan, result=result)
+        self._log_run(
+            state,
+            record,
+            attempt.error,
+            plan=attempt.plan,
+            result=result,
+            warnings=attempt.warnings,
+        )
         if attempt.plan is not None:
             await self._notify(
                 AppliedRun(name, attempt.plan, result, record.trigger, presence_changed=presence)
             )
-        return _summary(record, began, self._clock, catalog_version=result.catalog_version)
+        return _summary(
+            record,
+            began,
+            self._clock,
+            catalog_version=result.catalog_version,
+            warnings=attempt.warnings,
+        )
 
     def _failed(
         self, record: RunRecord, error: str, state: GatewayState, next_run: NextRun | None
@@ -692,6 +728,7 @@ class SyncRunner:
         *,
         plan: SyncPlan | None = None,
         result: RunResult | None = None,
+        warnings: tuple[str, ...] = (),
     ) -> None:
         """The run's one summary line (outcome, counts, duration, bytes, attempts), after the
         observer has counted it. A failure streak's first run logs at warning level (with the
@@ -710,6 +747,8 @@ class SyncRunner:
             "trigger": record.trigger.value,
             "quarantined": len(record.quarantined or ()),
         }
+        if warnings:
+            fields["warnings"] = list(warnings)
         fields.update(
             self.observer.finished(
                 before,
@@ -780,7 +819,12 @@ class SyncRunner:
 
 
 def _summary(
-    record: RunRecord, began: float, clock: Clock, *, catalog_version: int | None = None
+    record: RunRecord,
+    began: float,
+    clock: Clock,
+    *,
+    catalog_version: int | None = None,
+    warnings: tuple[str, ...] = (),
 ) -> RunSummary:
     return RunSummary(
         gateway=record.gateway,
@@ -796,4 +840,5 @@ def _summary(
         catalog_version=catalog_version,
         quarantined=record.quarantined or {},
         filtered=record.filtered,
+        warnings=warnings,
     )
