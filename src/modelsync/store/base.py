@@ -205,6 +205,9 @@ class ServedStatuses:
 
     catalog_version: int
     gateways: list[ServedGateway]
+    keys: list[int] | None = None
+    """A key of each gateway's row as read, unique in the process: the same key, the same row,
+    so a caller may reuse what it built from it (the status API keeps each gateway's JSON)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,6 +122,7 @@ from modelsync.store.base import (
     RetentionPolicy,
     RunRecord,
     RunResult,
+    ServedGateway,
     ServedStatuses,
     Store,
     StoredCatalog,
@@ -138,6 +139,10 @@ STAGE_CHUNK = 2_000
 of the run's transaction, in transactions of this size."""
 LOAD_PAGE = 5_000
 """Stored models read per query when a catalog is loaded."""
+SERVED_GATEWAYS_KEPT = 16_384
+"""Typed status rows kept (:meth:`SqlStore.gateway_statuses`); all dropped past this."""
+_ROW_KEYS = itertools.count(1)
+"""The key of each distinct status row read in this process (``ServedStatuses.keys``)."""
 RETIRED = "removed from the configuration"
 """The disabled reason of a gateway registered before but absent from the configuration now."""
 
@@ -152,6 +157,9 @@ class SqlStore(Store):
         self._write = self.database.write
         self._read = self.database.read
         self._time_text = served.time_text_for(self.flags.name)
+        self._served_gateways: dict[tuple[Any, ...], tuple[int, ServedGateway]] = {}
+        """Each status row read, typed, by its raw row: a status of 1,000 gateways types only
+        the rows a run or a webhook changed since the last read."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -453,8 +461,21 @@ class SqlStore(Store):
         if not found:
             return ServedStatuses(await self.catalog_version(), [])
         readers = served.value_readers(statement, self.flags.name)
-        typed = [served.typed(row, readers) for row in found]
-        return ServedStatuses(typed[0][0], [rows.served_gateway(values[1:]) for values in typed])
+        memo = self._served_gateways
+        if len(memo) > SERVED_GATEWAYS_KEPT:
+            memo.clear()
+        keys, gateways = [], []
+        for row in found:
+            raw = tuple(row)[1:]
+            kept = memo.get(raw)
+            if kept is None:
+                kept = memo[raw] = (
+                    next(_ROW_KEYS),
+                    rows.served_gateway(served.typed(row, readers)[1:]),
+                )
+            keys.append(kept[0])
+            gateways.append(kept[1])
+        return ServedStatuses(int(found[0][0]), gateways, keys)
 
     # -- read side -------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from modelsync.observability import configure_logging, logged_request
 from modelsync.pages import routes as pages
 from modelsync.pages.fast import serve_cached
 from modelsync.purge import check_settings
-from modelsync.web import api, guards, stream, webhooks
+from modelsync.web import api, fast_reads, guards, stream, webhooks
 from modelsync.web.docs import install_docs
 from modelsync.web.services import open_services
 
@@ -68,6 +68,9 @@ class ModelsyncAPI(FastAPI):
                 return
             cache = self.response_cache
             if cache is not None and cache.handles(scope) and await cache.serve(scope, send):
+                return
+            services = getattr(self.state, "services", None)
+            if services is not None and await fast_reads.serve(services, scope, receive, send):
                 return
             receive = guards.bounded_receive(receive, limit)
             send = guards.relative_redirects(send)
