@@ -193,4 +193,3 @@ async def serve(services: Services, scope: Scope, receive: Receive, send: Send) 
         return False
     await response(scope, receive, send)
     return True
-
