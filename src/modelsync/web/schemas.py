@@ -53,6 +53,10 @@ class RunSummaryOut(Out):
     error: str | None
     quarantined: list[QuarantinedOut] = Field(description=_QUARANTINED)
     filtered: dict[str, int] = Field(description=_FILTERED)
+    warnings: list[str] = Field(
+        description="What went wrong without failing the run (fal's pricing API down: prices "
+        "kept).",
+    )
 
 
 class SyncReportOut(Out):
