@@ -6,9 +6,9 @@ The database holds the models.dev catalog as one gateway (``modelsdev``, about 5
 loaded as ``bench_reads.py`` loads it; every gateway's next run a week away). modelsync is served
 by one uvicorn worker; the bare route by another.
 
-* **Cached**: ``wrk -t1`` on ``/models/{id}`` (a model with several offers), a page-cache hit,
-  and on the bare route with the exact bytes; printed: requests/s of each and their ratio in this
-  run (target >= 0.5).
+* **Cached**: ``wrk -t1`` on ``/models/{id}`` (a model with several offers), a hit of the shared
+  response cache (in-process backend, as served), and on the bare route with the exact bytes;
+  printed: requests/s of each and their ratio in this run (target >= 0.5).
 * **Uncached**: ``/models?sort=prompt`` (the first 100 of the catalog by prompt price) and the
   model page, each fetched ``--renders`` times with ``X-Catalog-Min`` above any version (so the
   cache never answers and every request renders); printed: median and p90 milliseconds, and the
@@ -122,7 +122,7 @@ def main() -> None:
         with database("sqlite", work, "pages") as url:
             asyncio.run(load(url, config, catalog.read_bytes()))
             model_id = asyncio.run(pick_model(url, config))
-            with serving(url, config, work) as app:
+            with serving(url, config, work, cache=True) as app:
                 page = f"/models/{model_id}"
                 html = httpx.get(app.base + page, timeout=30)
                 css = httpx.get(app.base + "/static/site.css", timeout=30)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from modelsync.pages.cache import PageCache
+from modelsync.cache.responses import ResponseCache
 from modelsync.simulator.faults import parse_fault
 from modelsync.simulator.mutations import mutate
 from web.harness import Service
@@ -38,9 +38,9 @@ def cells(html: str, key: str) -> list[str]:
     return re.findall(rf'data-k="{key}">([^<]*)<', html)
 
 
-def cache_of(service: Service) -> PageCache:
-    cache: PageCache = service.app.state.page_cache
-    return cache
+def cache_of(service: Service) -> ResponseCache:
+    """The shared response cache the pages are stored in (``builds`` counts renders)."""
+    return service.services.cache
 
 
 @pytest.mark.parametrize(("url", "tags"), PAGES)
@@ -76,21 +76,21 @@ async def test_a_page_is_served_from_the_cache_until_an_invalidation_covers_it(
         invalidate in between under load (a miss only ever added), so a few tries."""
         for _ in range(5):
             await synced.client.get("/rankings")
-            misses = cache.misses
+            builds = cache.builds
             await synced.client.get("/rankings")
-            if cache.misses == misses:
+            if cache.builds == builds:
                 return True
             await asyncio.sleep(0.5)
         return False
 
     assert await a_repeat_is_a_hit()
     for body in ({"tags": ["rankings"]}, {"paths": ["/rankings"]}, {"type": "rankings"}):
-        misses = cache.misses
+        builds = cache.builds
         answer = await synced.admin("POST", "/api/cache/invalidate", json=body)
         assert answer.status_code == 200, answer.text
         synced.clock.advance(1)
         await synced.client.get("/rankings")
-        assert cache.misses >= misses + 1, body  # rendered again, never the old entry
+        assert cache.builds >= builds + 1, body  # rendered again, never the old entry
         assert await a_repeat_is_a_hit()
 
 
@@ -234,11 +234,11 @@ async def test_a_live_refresh_never_gets_a_page_older_than_its_event(synced: Ser
     first = await synced.client.get("/models/groq/compound")
     version = int(first.headers["x-catalog-version"])
     cache = cache_of(synced)
-    misses = cache.misses
+    builds = cache.builds
     await synced.client.get("/models/groq/compound", headers={"x-catalog-min": str(version)})
-    assert cache.misses == misses
+    assert cache.builds == builds
     await synced.client.get("/models/groq/compound", headers={"x-catalog-min": str(version + 1)})
-    assert cache.misses == misses + 1
+    assert cache.builds == builds + 1
 
 
 async def test_status_shows_health_breaker_and_charts(synced: Service) -> None:

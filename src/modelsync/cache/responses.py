@@ -9,7 +9,13 @@ A route that wants its answer cached builds it through :meth:`ResponseCache.resp
 Every later request for the same path and query is answered by :meth:`ResponseCache.serve`
 ahead of routing, without the database and without building a header: the web app calls it
 first for every ``GET``/``HEAD`` under the prefixes registered with :meth:`ResponseCache.cache`
-(``/api/models``, ``/api/changes``, ``/api/sync/``; the HTML pages register theirs).
+(``/api/models``, ``/api/changes``, ``/api/sync/``; the HTML pages register theirs and ``/``):
+the JSON API and the pages share one backend (in-process or Redis), one manifest and one set of
+tags, so every invalidation, purge and change event reaches both.
+
+A request may ask for an answer of at least a catalog version (``X-Catalog-Min``: the pages'
+live script sends the version of the change event it just received); an entry of an older
+version is then passed over and the answer built again.
 
 Headers of every cached answer: ``ETag`` (strong, a hash of the body; ``If-None-Match``
 answers 304), ``Cache-Control`` (:class:`CachePolicy`), ``Surrogate-Key`` (tags, space-separated,
@@ -74,6 +80,8 @@ class Fresh:
     ttl_s: float | None = None
     """A lifetime besides the tags, for answers that change with time (the status)."""
     extra_headers: tuple[tuple[str, str], ...] = field(default=())
+    status: int = 200
+    """Anything but 200 (a page's 400 or 404) is answered as built and never cached."""
 
 
 Build = Callable[[], Awaitable[Fresh]]
@@ -102,6 +110,21 @@ def etag_matches(header: bytes, etag: bytes) -> bool:
     return False
 
 
+def min_version(raw: bytes | None) -> int:
+    """The ``X-Catalog-Min`` a request sends (0 when absent or not a small number)."""
+    if raw is None:
+        return 0
+    return int(raw) if raw.isdigit() and len(raw) < 19 else 0
+
+
+def entry_version(entry: CachedEntry) -> int:
+    """The ``X-Catalog-Version`` an entry was built at (0 when it has none)."""
+    for name, value in entry.headers:
+        if name == b"x-catalog-version":
+            return int(value)
+    return 0
+
+
 class ResponseCache:
     """Tagged answers in a :class:`~modelsync.cache.base.CacheBackend`, sent with prebuilt
     headers; reusable by any route (JSON or HTML) through :meth:`respond`."""
@@ -114,19 +137,23 @@ class ResponseCache:
         self.enabled = enabled
         self._cache_control = self.policy.header().encode()
         self._prefixes: tuple[str, ...] = ()
+        self._exact: frozenset[str] = frozenset()
+        self.builds = 0
+        """Answers built by :meth:`respond` (a miss, a version too old, or caching off)."""
         self._lookup = backend.lookup if isinstance(backend, MemoryResponseCache) else None
 
-    def cache(self, *prefixes: str) -> None:
-        """Serve ``GET``/``HEAD`` requests under these path prefixes from the cache first."""
+    def cache(self, *prefixes: str, exact: Iterable[str] = ()) -> None:
+        """Serve ``GET``/``HEAD`` requests under these path prefixes (and at the ``exact``
+        paths) from the cache first."""
         self._prefixes = tuple(dict.fromkeys((*self._prefixes, *prefixes)))
+        self._exact = self._exact | frozenset(exact)
 
     def handles(self, scope: Scope) -> bool:
         """Whether :meth:`serve` looks this request up."""
-        return (
-            self.enabled
-            and scope["method"] in ("GET", "HEAD")
-            and scope["path"].startswith(self._prefixes)
-        )
+        if not self.enabled or scope["method"] not in ("GET", "HEAD"):
+            return False
+        path: str = scope["path"]
+        return path.startswith(self._prefixes) or path in self._exact
 
     async def serve(self, scope: Scope, send: Send) -> bool:
         """Answer a request from a fresh entry (200 or 304); ``False`` on a miss."""
@@ -144,21 +171,27 @@ class ResponseCache:
         if entry is None:
             cache_miss(self.backend.name)
             return False
+        condition, wanted = _conditions(scope)
+        if wanted is not None and entry_version(entry) < min_version(wanted):
+            cache_miss(self.backend.name)  # older than the event the client has seen
+            return False
         cache_hit(self.backend.name)
-        await send_entry(entry, scope, send)
+        await _send(entry, scope["method"], condition, send)
         return True
 
     async def respond(self, request: Request, build: Build) -> Response:
         """Build the answer (after taking the generation), cache it, and answer it."""
+        self.builds += 1
         if not self.enabled:
-            fresh = await build()
-            return Response(fresh.body, media_type=fresh.media_type)
+            return plain_response(await build())
         try:
             generation: int | None = await self.backend.generation()
         except Exception:  # the backend away: answer without caching
             log.warning("cache.generation_failed", backend=self.backend.name, exc_info=True)
             generation = None
         fresh = await build()
+        if fresh.status != 200:
+            return plain_response(fresh)
         entry = self.entry(request.scope, fresh, generation or 0)
         if generation is not None:
             try:
@@ -208,22 +241,35 @@ class ResponseCache:
         return described
 
 
-def _if_none_match(scope: Scope) -> bytes | None:
+def plain_response(fresh: Fresh) -> Response:
+    """An answer sent as built, not cached (caching off, or not a 200)."""
+    headers = dict(fresh.extra_headers)
+    return Response(fresh.body, fresh.status, headers, media_type=fresh.media_type)
+
+
+def _conditions(scope: Scope) -> tuple[bytes | None, bytes | None]:
+    """``If-None-Match`` and ``X-Catalog-Min`` of a request, in one pass over its headers."""
+    condition = wanted = None
     for name, value in scope["headers"]:
         if name == b"if-none-match":
-            return bytes(value)
-    return None
+            condition = bytes(value)
+        elif name == b"x-catalog-min":
+            wanted = bytes(value)
+    return condition, wanted
 
 
 async def send_entry(entry: CachedEntry, scope: Scope, send: Send) -> None:
     """Send a cached entry: 304 when ``If-None-Match`` names its ETag, else 200 (HEAD: no body)."""
-    condition = _if_none_match(scope)
+    await _send(entry, scope["method"], _conditions(scope)[0], send)
+
+
+async def _send(entry: CachedEntry, method: str, condition: bytes | None, send: Send) -> None:
     if condition is not None and etag_matches(condition, entry.etag):
         await send({"type": "http.response.start", "status": 304, "headers": entry.not_modified})
         await send({"type": "http.response.body", "body": b""})
         return
     await send({"type": "http.response.start", "status": 200, "headers": entry.headers})
-    body = b"" if scope["method"] == "HEAD" else entry.body
+    body = b"" if method == "HEAD" else entry.body
     await send({"type": "http.response.body", "body": body})
 
 

@@ -2,10 +2,11 @@
 ``/rankings``, ``/status`` and their two static files.
 
 Every page is rendered by Jinja2 (autoescaped: upstream names are text, never markup), cached
-by URL in a :class:`~modelsync.pages.cache.PageCache` with the tags of DESIGN section 7, and
-answered with ``ETag`` (``304`` on ``If-None-Match``), ``Surrogate-Key``, ``Cache-Tag`` and
-``X-Catalog-Version``. A bad query string is a 400 page of one line; an unknown model or
-gateway a 404 page.
+by URL in the service's shared response cache (:mod:`modelsync.cache.responses`: the JSON API's
+backend, in-process or Redis) with the tags of DESIGN section 7, and answered with ``ETag``
+(``304`` on ``If-None-Match``), ``Cache-Control``, ``Surrogate-Key``, ``Cache-Tag`` and
+``X-Catalog-Version``; invalidated by tag and by path. A bad query string is a 400 page of one
+line; an unknown model or gateway a 404 page.
 """
 
 from __future__ import annotations
@@ -19,15 +20,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-import xxhash
 from fastapi import APIRouter, Request, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from modelsync.cache.responses import Fresh
 from modelsync.cache.tags import MODELS_ALL, MODELS_SEARCH, RANKINGS, gateway_tag, model_tag
 from modelsync.pages import format as fmt
-from modelsync.pages.cache import Page, PageCache
 from modelsync.pages.charts import sparkline
-from modelsync.pages.fast import min_version, page_key
 from modelsync.pages.reads import DAY, WEEK, ModelFilters, PageReads
 from modelsync.pages.views import cheapest, largest_moves, price_moves
 from modelsync.store.page_queries import Sort
@@ -47,6 +46,15 @@ CSP = (
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+HTML = "text/html; charset=utf-8"
+PAGE_HEADERS = (
+    ("content-security-policy", CSP),
+    ("x-content-type-options", "nosniff"),
+    ("vary", "x-catalog-min"),
+)
+"""Sent with every page besides the cache's own headers (built once per render)."""
+PREFIXES = ("/models", "/gateways/", "/changes", "/rankings", "/status")
+"""The pages' paths (and ``/``), answered from the response cache ahead of routing."""
 
 router = APIRouter(include_in_schema=False)
 
@@ -105,16 +113,6 @@ class Rendered:
 PageBuilder = Callable[[Services, PageReads, datetime], Awaitable[Rendered]]
 
 
-def page_cache(request: Request, services: Services) -> PageCache:
-    """This app's page cache (made on first use, on the manifest the lifespan opened)."""
-    cache: PageCache | None = getattr(request.app.state, "page_cache", None)
-    if cache is None or getattr(request.app.state, "page_cache_of", None) is not services:
-        cache = PageCache(services.manifest, services.clock)
-        request.app.state.page_cache = cache
-        request.app.state.page_cache_of = services
-    return cache
-
-
 def page_reads(request: Request, services: Services) -> PageReads:
     reads: PageReads | None = getattr(request.app.state, "page_reads", None)
     if reads is None or getattr(request.app.state, "page_reads_of", None) is not services:
@@ -124,68 +122,34 @@ def page_reads(request: Request, services: Services) -> PageReads:
     return reads
 
 
-def page_headers(
-    body: bytes, etag: str, tags: tuple[str, ...], version: int
-) -> tuple[tuple[tuple[bytes, bytes], ...], tuple[tuple[bytes, bytes], ...]]:
-    """The headers of a page's 200 and of its 304, built once per render."""
-    shared = (
-        (b"etag", etag.encode()),
-        (b"cache-control", b"no-cache"),
-        (b"surrogate-key", " ".join(tags).encode()),
-        (b"cache-tag", ",".join(tags).encode()),
-        (b"x-catalog-version", str(version).encode()),
-        (b"content-security-policy", CSP.encode()),
-        (b"x-content-type-options", b"nosniff"),
-        (b"vary", b"x-catalog-min"),
-    )
-    full = (
-        (b"content-type", b"text/html; charset=utf-8"),
-        (b"content-length", str(len(body)).encode()),
-        *shared,
-    )
-    return full, shared
-
-
-class PageResponse(Response):
-    """A page (or its 304) with its prebuilt headers."""
-
-    def __init__(self, page: Page, status: int = 200, *, not_modified: bool = False) -> None:
-        super().__init__(b"" if not_modified else page.body, 304 if not_modified else status)
-        self.raw_headers = list(page.not_modified if not_modified else page.headers)
-
-
-def _answer(request: Request, page: Page, status: int = 200) -> Response:
-    matches = status == 200 and request.headers.get("if-none-match") == page.etag
-    return PageResponse(page, status, not_modified=matches)
-
-
 async def serve(request: Request, kind: str, build: PageBuilder) -> Response:
-    """The page at this URL: from the cache when fresh, else rendered (and cached when 200)."""
+    """The page at this URL, rendered and stored in the shared response cache (a 200 only);
+    the web app answers the next request for it from there, ahead of routing
+    (:meth:`~modelsync.cache.responses.ResponseCache.serve`), until an invalidation covers one
+    of its tags or its path, its lifetime ends, or the live script asks for a newer version."""
     services = services_of(request)
-    cache = page_cache(request, services)
     path = request.scope["path"]
-    key = page_key(request.scope)
-    page = cache.get(key, min_version=min_version(request.headers.get("x-catalog-min")))
-    if page is not None:
-        return _answer(request, page)
-    started = services.clock.now()
-    version = await services.runtime.store.catalog_version()
-    try:
-        rendered = await build(services, page_reads(request, services), started)
-    except BadRequest as exc:
-        rendered = Rendered(
-            "error.html", {"title": "Cannot show this page", "message": str(exc)}, status=exc.status
+
+    async def render() -> Fresh:
+        started = services.clock.now()
+        version = await services.runtime.store.catalog_version()
+        try:
+            rendered = await build(services, page_reads(request, services), started)
+        except BadRequest as exc:
+            said = {"title": "Cannot show this page", "message": str(exc)}
+            rendered = Rendered("error.html", said, status=exc.status)
+        context = {"now": started, "catalog_version": version, "path": path, **rendered.context}
+        return Fresh(
+            ENV.get_template(rendered.template).render(context).encode(),
+            rendered.tags,
+            version,
+            media_type=HTML,
+            ttl_s=MAX_AGE_S.get(kind, MAX_AGE_S["default"]),
+            extra_headers=PAGE_HEADERS,
+            status=rendered.status,
         )
-    context = {"now": started, "catalog_version": version, "path": path, **rendered.context}
-    body = ENV.get_template(rendered.template).render(context).encode()
-    tags = tuple(dict.fromkeys(rendered.tags))
-    etag = f'"{xxhash.xxh64_hexdigest(body)}"'
-    max_age = MAX_AGE_S.get(kind, MAX_AGE_S["default"])
-    headers, not_modified = page_headers(body, etag, tags, version)
-    page = Page(body, etag, tags, path, started, version, max_age, headers, not_modified)
-    if rendered.status == 200:
-        cache.put(key, page)
-    return _answer(request, page, rendered.status)
+
+    return await services.cache.respond(request, render)
 
 
 # -- query strings -----------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from modelsync.config import ServerSettings, Settings, load_settings
 from modelsync.errors import StoreError
 from modelsync.observability import configure_logging, logged_request
 from modelsync.pages import routes as pages
-from modelsync.pages.fast import serve_cached
 from modelsync.purge import check_settings
 from modelsync.web import api, fast_reads, guards, stream, webhooks
 from modelsync.web.docs import install_docs
@@ -32,8 +31,9 @@ from modelsync.web.services import open_services
 
 log = structlog.get_logger("modelsync.web")
 
-CACHED_PREFIXES = ("/api/models", "/api/changes", "/api/sync/")
-"""The read API's cached routes (each builds its answer through ``services.cache.respond``)."""
+CACHED_PREFIXES = ("/api/models", "/api/changes", "/api/sync/", *pages.PREFIXES)
+"""The read API's and the pages' cached routes (each builds its answer through
+``services.cache.respond``), and ``/``."""
 
 
 class ModelsyncAPI(FastAPI):
@@ -58,9 +58,6 @@ class ModelsyncAPI(FastAPI):
             await webhooks.serve_delivery(self.state.services.receiver, receive, send, scope)
             return
         if scope["type"] == "http":
-            pages = getattr(self.state, "page_cache", None)
-            if pages is not None and await serve_cached(pages, scope, send):
-                return
             limit = self.max_body_bytes
             declared = guards.declared_length(scope)
             if declared is not None and declared > limit:
@@ -106,7 +103,7 @@ def create_app(
         ) as services:
             app.state.services = services
             assert isinstance(app, ModelsyncAPI)
-            services.cache.cache(*CACHED_PREFIXES)
+            services.cache.cache(*CACHED_PREFIXES, exact=("/",))
             app.response_cache = services.cache
             try:
                 yield
