@@ -15,46 +15,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import orjson
 
-from modelsync.diff import diff_catalogs
-from modelsync.domain import ChangeSource, Model, Pricing, RunOutcome
-from modelsync.guard import GuardPolicy, plan_sync
-from modelsync.store.base import GatewayRegistration, RunRecord
+from modelsync.domain import Model, Pricing
 from modelsync.store.engine import SQLITE_BUSY_TIMEOUT_MS
-from modelsync.store.sql import SqlStore
+from modelsync.store.lock_probe import LockProbe, apply_beside_a_writer
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-OTHER_WRITER = """
-import sqlite3, sys, time, pathlib
-path, stop, timeout = sys.argv[1], pathlib.Path(sys.argv[2]), float(sys.argv[3])
-connection = sqlite3.connect(path, timeout=timeout, isolation_level=None)
-longest, writes, locked = 0.0, 0, 0
-print("ready", flush=True)
-while not stop.exists():
-    started = time.monotonic()
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-        connection.execute("UPDATE gateways SET interval_s = interval_s WHERE name = 'other'")
-        connection.execute("COMMIT")
-        writes += 1
-    except sqlite3.OperationalError:
-        locked += 1
-    longest = max(longest, time.monotonic() - started)
-    time.sleep(0.01)
-print(writes, locked, round(longest, 3), flush=True)
-"""
 
 
 def models(count: int) -> list[Model]:
@@ -93,66 +66,12 @@ def floor_seconds(folder: Path, snapshot: list[Model]) -> float:
     return took
 
 
-async def apply(folder: Path, snapshot: list[Model]) -> tuple[float, float, str]:
-    """Apply the snapshot with another writer running; total, longest transaction, its tally."""
-    path, stop = folder / "modelsync.db", folder / "stop"
-    store = SqlStore(f"sqlite+aiosqlite:///{path}")
-    await store.open()
-    held: list[float] = []
-    write = store.database.write
-
-    @asynccontextmanager
-    async def timed(action: str) -> AsyncIterator[Any]:
-        async with write(action) as connection:
-            began = time.monotonic()
-            yield connection
-        held.append(time.monotonic() - began)
-
-    try:
-        await store.register_gateways(
-            [
-                GatewayRegistration(name=name, tier="high", interval_s=900, enabled=True)
-                for name in ("big", "other")
-            ]
-        )
-        current = {m.gateway_model_id: m for m in snapshot}
-        plan = plan_sync(
-            "big",
-            diff_catalogs({}, current),
-            total_models=len(current),
-            policy=GuardPolicy(max_models=len(current)),
-        )
-        grant = await store.acquire_lease("big", "bench", ttl_s=3600)
-        assert grant is not None
-        writer = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            OTHER_WRITER,
-            str(path),
-            str(stop),
-            str(SQLITE_BUSY_TIMEOUT_MS / 1000),
-            stdout=subprocess.PIPE,
-        )
-        assert writer.stdout is not None
-        await writer.stdout.readline()
-        store._write = timed  # every store write goes through it
-        run = RunRecord(
-            gateway="big",
-            trigger=ChangeSource.MANUAL,
-            outcome=RunOutcome.CHANGED,
-            started_at=T0,
-            finished_at=T0 + timedelta(seconds=1),
-            total_models=len(current),
-        )
-        started = time.monotonic()
-        await store.finish_run(run, plan, lease=grant.lease, now=T0)
-        total = time.monotonic() - started
-        stop.touch()
-        tally = (await writer.stdout.readline()).decode().strip()
-        await writer.wait()
-    finally:
-        await store.close()
-    return total, max(held), tally
+async def apply(folder: Path, snapshot: list[Model]) -> LockProbe:
+    """Apply the snapshot with another writer running (modelsync's busy timeout, 10 ms apart)."""
+    busy = SQLITE_BUSY_TIMEOUT_MS / 1000
+    return await apply_beside_a_writer(
+        folder / "modelsync.db", snapshot, started_at=T0, busy_timeout_s=busy, pause_s=0.01
+    )
 
 
 def main() -> None:
@@ -163,8 +82,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-apply-lock-") as root:
         folder = Path(root)
         floor = floor_seconds(folder, snapshot)
-        total, longest, tally = asyncio.run(apply(folder, snapshot))
-    writes, locked, waited = tally.split()
+        probe = asyncio.run(apply(folder, snapshot))
+    total, longest = probe.applied_s, max(probe.held_s)
     busy = SQLITE_BUSY_TIMEOUT_MS / 1000
     print(f"{args.models:,} models added in one apply on SQLite (this machine shared)")
     print(f"  floor: one bare INSERT transaction of their JSON   {floor:6.2f} s")
@@ -174,8 +93,8 @@ def main() -> None:
         f"x{longest / floor:.1f} of the floor, {longest / busy:.0%} of the {busy:g} s busy timeout"
     )
     print(
-        f"  the other writer: {writes} writes, {locked} 'database is locked', "
-        f"longest wait {float(waited):.2f} s"
+        f"  the other writer: {probe.writes} writes, {probe.locked} 'database is locked', "
+        f"longest wait {probe.longest_wait_s:.2f} s"
     )
 
 
