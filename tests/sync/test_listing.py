@@ -7,24 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from runner_harness import POLICY, Harness, models_of, open_harness
+from runner_harness import Harness, models_of, open_harness
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
+from upstream import run_gateway, upstream
 
-from conftest import serving
-from modelsync.clock import SystemClock
 from modelsync.config import GatewaySettings, Settings, resolve_gateways
 from modelsync.domain import RunOutcome
-from modelsync.fetch import Fetcher, FetchResponse, Validators, build_client
+from modelsync.fetch import FetchResponse, Validators
 from modelsync.gateways.registry import build_adapter
-from modelsync.guard import GuardPolicy
-from modelsync.runtime import registrations
-from modelsync.store.sql import SqlStore
 from modelsync.sync.listing import fetch_listing, one_page
-from modelsync.sync.runner import SyncRunner
 
 
 @pytest.fixture
@@ -146,41 +140,18 @@ HOSTILE = Starlette(
 def hostile() -> Iterator[str]:
     """A gateway whose next-page link and redirect point at another origin (same server,
     reached as ``localhost`` instead of ``127.0.0.1``)."""
-    config = uvicorn.Config(HOSTILE, lifespan="off", log_level="warning", access_log=False)
-    with serving(uvicorn.Server(config)) as base:
+    with upstream(HOSTILE) as base:
         yield base
 
 
 async def hostile_run(tmp_path: Path, base_url: str, **options: Any) -> tuple[Any, set[str]]:
     """Run one OpenRouter-shaped gateway at ``base_url``, with a key; its summary and the ids
     stored."""
-    settings = Settings(
-        database_url="sqlite://",
-        gateways={
-            "hostile": GatewaySettings(
-                adapter="openrouter", base_url=base_url, key_env="HOSTILE_KEY", options=options
-            )
-        },
-        api_keys={"hostile": "sk-secret"},
+    gateway = GatewaySettings(
+        adapter="openrouter", base_url=base_url, key_env="HOSTILE_KEY", options=options
     )
-    gateways = {"hostile": resolve_gateways(settings)["hostile"]}
-    store = SqlStore(f"sqlite+aiosqlite:///{tmp_path / 'hostile.db'}")
-    await store.open()
-    try:
-        await store.register_gateways(registrations(gateways))
-        async with build_client(POLICY) as client:
-            runner = SyncRunner(
-                store=store,
-                fetcher=Fetcher(client, POLICY),
-                gateways=gateways,
-                guard=GuardPolicy(),
-                clock=SystemClock(),
-                owner="test",
-            )
-            summary = await runner.run("hostile")
-        return summary, set(await models_of(store, "hostile"))
-    finally:
-        await store.close()
+    summary, stored = await run_gateway(tmp_path, "hostile", gateway, key="sk-secret")
+    return summary, set(stored)
 
 
 @pytest.mark.parametrize("path", ["/api/v1/models", "/moved/api/v1/models"])

@@ -9,22 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from runner_harness import POLICY, models_of
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from upstream import run_gateway, upstream
 
-from conftest import serving
-from modelsync.clock import SystemClock
-from modelsync.config import GatewaySettings, Settings, resolve_gateways
+from modelsync.config import GatewaySettings
 from modelsync.domain import RunOutcome
-from modelsync.fetch import Fetcher, build_client
-from modelsync.guard import GuardPolicy
-from modelsync.runtime import registrations
-from modelsync.store.sql import SqlStore
-from modelsync.sync.runner import RunSummary, SyncRunner
+from modelsync.store.base import StoredModel
+from modelsync.sync.runner import RunSummary
 
 SEEN: list[dict[str, str]] = []
 VERBOSE = {
@@ -64,36 +58,13 @@ APP = Starlette(
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    config = uvicorn.Config(APP, lifespan="off", log_level="warning", access_log=False)
-    with serving(uvicorn.Server(config)) as base:
+    with upstream(APP) as base:
         yield base
 
 
-async def run_nebius(tmp_path: Path, base_url: str) -> tuple[RunSummary, dict[str, Any]]:
+async def run_nebius(tmp_path: Path, base_url: str) -> tuple[RunSummary, dict[str, StoredModel]]:
     """Run the shipped nebius gateway (``?verbose=true``) at ``base_url``."""
-    settings = Settings(
-        database_url="sqlite://",
-        gateways={"nebius": GatewaySettings(base_url=base_url)},
-        api_keys={"nebius": "key"},
-    )
-    gateways = {"nebius": resolve_gateways(settings)["nebius"]}
-    store = SqlStore(f"sqlite+aiosqlite:///{tmp_path / 'nebius.db'}")
-    await store.open()
-    try:
-        await store.register_gateways(registrations(gateways))
-        async with build_client(POLICY) as client:
-            runner = SyncRunner(
-                store=store,
-                fetcher=Fetcher(client, POLICY),
-                gateways=gateways,
-                guard=GuardPolicy(),
-                clock=SystemClock(),
-                owner="test",
-            )
-            summary = await runner.run("nebius")
-        return summary, await models_of(store, "nebius")
-    finally:
-        await store.close()
+    return await run_gateway(tmp_path, "nebius", GatewaySettings(base_url=base_url), key="key")
 
 
 async def test_the_verbose_listing_gives_prices(tmp_path: Path, server: str) -> None:
