@@ -2,9 +2,9 @@
 bytes, the uncached render time of ``/models`` and of a model page with the SQL each runs, and
 the model page's weight.
 
-The database holds the models.dev catalog as one gateway (``modelsdev``, about 5,000 models,
-loaded as ``bench_reads.py`` loads it; every gateway's next run a week away). modelsync is served
-by one uvicorn worker; the bare route by another.
+The database holds the models.dev catalog as one gateway (``modelsdev``, about 5,000 models;
+every gateway's next run a week away), loaded by ``loadgen.py``, which also serves modelsync
+with one uvicorn worker and the bare route with another, and measures both.
 
 * **Cached**: ``wrk -t1`` on ``/models/{id}`` (a model with several offers), a hit of the shared
   response cache (in-process backend, as served), and on the bare route with the exact bytes;
@@ -24,18 +24,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from bench_reads import (
-    CATALOG,
+from loadgen import (
     Read,
+    bench_arguments,
+    catalog_file,
     config_text,
     database,
     load,
@@ -100,19 +99,10 @@ def show_sql(path: Path, model_id: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=1)
+    bench_arguments(parser)
     parser.add_argument("--renders", type=int, default=40)
-    parser.add_argument(
-        "--fixtures", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-    )
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk not found: apt-get install wrk")
-    catalog = args.fixtures / CATALOG
-    if not catalog.is_file():
-        sys.exit(f"{CATALOG} not found under {args.fixtures} (pass --fixtures)")
+    catalog = catalog_file(args)
     configure_logging("WARNING")
     print(f"models.dev catalog as one gateway, SQLite; load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as folder:
