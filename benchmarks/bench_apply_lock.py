@@ -25,7 +25,7 @@ import orjson
 
 from modelsync.domain import Model, Pricing
 from modelsync.store.engine import SQLITE_BUSY_TIMEOUT_MS
-from modelsync.store.lock_probe import LockProbe, apply_beside_a_writer
+from modelsync.sync.lock_probe import LockProbe, apply_beside_a_writer
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -6,14 +6,14 @@ transaction of the apply holds the file for most of the apply (one transaction f
 before): the Python work (rows, JSON) happens in staging chunks of 2,000 rows, each its own
 short transaction, and the one publishing transaction only copies them table to table.
 (``benchmarks/bench_apply_lock.py`` measures the same at the 100,000-model bound; both run
-:mod:`modelsync.store.lock_probe`.)
+:mod:`modelsync.sync.lock_probe`.)
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from modelsync.store.lock_probe import apply_beside_a_writer
+from modelsync.sync.lock_probe import apply_beside_a_writer
 from store.factories import T0, model
 
 MODELS = 20_000
