@@ -14,8 +14,6 @@ from collections.abc import Awaitable, Callable
 import structlog
 from starlette.types import Message, Receive, Scope, Send
 
-from modelsync.observability import sentry
-
 
 def report_errors(
     logger: object, method: str, event_dict: structlog.typing.EventDict
@@ -23,8 +21,12 @@ def report_errors(
     """A structlog processor: an ``error`` line goes to Sentry too (when a DSN is set), its
     exception captured, tagged with the line's ``gateway``, ``run_id``, ``trigger`` and
     ``request_id``. Other fields stay in the log (they are not sent)."""
-    if method in ("error", "exception", "critical") and sentry.enabled():
-        sentry.capture_error_line(event_dict)
+    if method in ("error", "exception", "critical"):
+        # Sentry is on only once ``init_sentry`` ran, which imported the module: a command that
+        # never starts it does not pay for the SDK's import (a seventh of ``modelsync status``).
+        sentry = sys.modules.get("modelsync.observability.sentry")
+        if sentry is not None and sentry.enabled():
+            sentry.capture_error_line(event_dict)
     return event_dict
 
 
