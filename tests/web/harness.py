@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,6 +23,8 @@ import httpx
 import orjson
 from fastapi import FastAPI
 
+from conftest import REDIS_URL, service_unavailable
+from modelsync.cache.redis import RedisResponseCache
 from modelsync.clock import ManualClock
 from modelsync.config import Settings, load_settings
 from modelsync.simulator import SimulatorConfig, create_simulator_app
@@ -186,6 +189,29 @@ async def open_service(
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc")
         async with client:
             yield Service(app, client, clock, transport, simulator.state.simulator)
+
+
+@asynccontextmanager
+async def open_redis_pair(tmp_path: Path) -> AsyncIterator[tuple[Service, Service]]:
+    """Two services on one database and one Redis (``MODELSYNC_REDIS_URL``, a key prefix of
+    their own, deleted afterwards), no scheduler; skipped locally (failed in CI) without Redis."""
+    prefix = f"test:cache:{uuid.uuid4().hex}"
+    options = {"redis_url": REDIS_URL, "cache": {"redis_prefix": prefix}}
+    async with (
+        open_service(tmp_path, run_scheduler=False, **options) as one,
+        open_service(tmp_path, run_scheduler=False, **options) as other,
+    ):
+        backend = other.services.cache.backend
+        assert isinstance(backend, RedisResponseCache)
+        assert isinstance(one.services.cache.backend, RedisResponseCache)
+        try:
+            await backend.generation()
+        except Exception as exc:  # noqa: BLE001
+            service_unavailable("Redis", exc)
+        try:
+            yield one, other
+        finally:
+            await backend.drop_all()
 
 
 # -- webhook bodies and signatures -----------------------------------------------------------

@@ -4,15 +4,13 @@ either process makes the page fresh in both (real Redis, real app, one SQLite da
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import REDIS_URL, service_unavailable
 from modelsync.cache.redis import RedisResponseCache
 from modelsync.simulator.mutations import mutate
-from web.harness import Service, open_service
+from web.harness import Service, open_redis_pair
 
 REPRICED = "anthropic/claude-haiku-4.5"
 PAGE = "/models/" + REPRICED
@@ -27,58 +25,43 @@ def builds(service: Service) -> int:
 async def test_a_page_is_shared_through_redis_and_fresh_in_both_processes_after_invalidation(
     tmp_path: Path,
 ) -> None:
-    prefix = f"test:pages:{uuid.uuid4().hex}"
-    options = {"redis_url": REDIS_URL, "cache": {"redis_prefix": prefix}}
-    async with (
-        open_service(tmp_path, run_scheduler=False, **options) as one,
-        open_service(tmp_path, run_scheduler=False, **options) as other,
-    ):
+    async with open_redis_pair(tmp_path) as (one, other):
         backend = other.services.cache.backend
         assert isinstance(backend, RedisResponseCache)
-        assert isinstance(one.services.cache.backend, RedisResponseCache)
-        try:
-            await backend.generation()
-        except Exception as exc:  # noqa: BLE001
-            service_unavailable("Redis", exc)
-        try:
-            await one.sync("openrouter")
-            first = await one.client.get(PAGE)
-            assert first.status_code == 200, first.text
-            assert ">1 USD<" in first.text
-            assert f"model:{REPRICED}" in first.headers["surrogate-key"].split()
+        await one.sync("openrouter")
+        first = await one.client.get(PAGE)
+        assert first.status_code == 200, first.text
+        assert ">1 USD<" in first.text
+        assert f"model:{REPRICED}" in first.headers["surrogate-key"].split()
 
-            # rendered by one, answered from Redis by the other: same bytes and headers
-            rendered, hits = builds(other), backend.hits
-            shared = await other.client.get(PAGE)
-            assert builds(other) == rendered
-            assert backend.hits == hits + 1
-            assert shared.content == first.content
-            for name in ("etag", "surrogate-key", "cache-tag", "x-catalog-version"):
-                assert shared.headers[name] == first.headers[name], name
-            assert "script-src 'self'" in shared.headers["content-security-policy"]
-            conditional = await other.client.get(
-                PAGE, headers={"if-none-match": first.headers["etag"]}
-            )
-            assert conditional.status_code == 304
+        # rendered by one, answered from Redis by the other: same bytes and headers
+        rendered, hits = builds(other), backend.hits
+        shared = await other.client.get(PAGE)
+        assert builds(other) == rendered
+        assert backend.hits == hits + 1
+        assert shared.content == first.content
+        for name in ("etag", "surrogate-key", "cache-tag", "x-catalog-version"):
+            assert shared.headers[name] == first.headers[name], name
+        assert "script-src 'self'" in shared.headers["content-security-policy"]
+        conditional = await other.client.get(PAGE, headers={"if-none-match": first.headers["etag"]})
+        assert conditional.status_code == 304
 
-            # a reprice synced by one: the page is fresh in both, rendered once, then shared
-            mutate(one.simulator, {"gateway": "openrouter", "op": "reprice",
-                                   "model_id": REPRICED, "factor": 3})  # fmt: skip
-            report = await one.sync("openrouter")
-            assert report["gateways"][0]["updated"] == 1
-            for service in (other, one):
-                after = await service.client.get(PAGE)
-                assert after.status_code == 200
-                assert ">3 USD<" in after.text, service
-                assert int(after.headers["x-catalog-version"]) == report["catalog_version"]
-                assert after.headers["etag"] != first.headers["etag"]
+        # a reprice synced by one: the page is fresh in both
+        mutate(one.simulator, {"gateway": "openrouter", "op": "reprice",
+                               "model_id": REPRICED, "factor": 3})  # fmt: skip
+        report = await one.sync("openrouter")
+        assert report["gateways"][0]["updated"] == 1
+        for service in (other, one):
+            after = await service.client.get(PAGE)
+            assert after.status_code == 200
+            assert ">3 USD<" in after.text, service
+            assert int(after.headers["x-catalog-version"]) == report["catalog_version"]
+            assert after.headers["etag"] != first.headers["etag"]
 
-            # a path invalidated through the other process: one renders the page again
-            rendered = builds(one)
-            answer = await other.admin("POST", "/api/cache/invalidate", json={"paths": [PAGE]})
-            assert answer.status_code == 200, answer.text
-            again = await one.client.get(PAGE)
-            assert builds(one) == rendered + 1
-            assert ">3 USD<" in again.text
-        finally:
-            await backend.drop_all()
+        # a path invalidated through the other process: one renders the page again
+        rendered = builds(one)
+        answer = await other.admin("POST", "/api/cache/invalidate", json={"paths": [PAGE]})
+        assert answer.status_code == 200, answer.text
+        again = await one.client.get(PAGE)
+        assert builds(one) == rendered + 1
+        assert ">3 USD<" in again.text

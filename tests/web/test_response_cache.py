@@ -4,7 +4,6 @@ real app (its lifespan, SQLite, the simulator upstream)."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +11,12 @@ import httpx
 import orjson
 import pytest
 
-from conftest import REDIS_URL, service_unavailable
 from modelsync.cache.lru import MemoryResponseCache
 from modelsync.cache.redis import RedisResponseCache
 from modelsync.simulator.faults import parse_fault
 from modelsync.simulator.mutations import mutate
 from modelsync.sync.runner import AppliedRun
-from web.harness import Service, body_of, event, open_service, seed_headers
+from web.harness import Service, body_of, event, open_redis_pair, open_service, seed_headers
 
 SHARED_MODEL = "openai/gpt-oss-120b"
 CACHED = [
@@ -327,32 +325,20 @@ async def test_processes_sharing_redis_share_the_cache_and_its_invalidations(
 ) -> None:
     """Two services on one database and one Redis (``MODELSYNC_REDIS_URL``): what one caches
     the other answers from Redis; what one invalidates the other rebuilds."""
-    prefix = f"test:cache:{uuid.uuid4().hex}"
-    options = {"redis_url": REDIS_URL, "cache": {"redis_prefix": prefix}}
-    async with (
-        open_service(tmp_path, run_scheduler=False, **options) as one,
-        open_service(tmp_path, run_scheduler=False, **options) as other,
-    ):
+    async with open_redis_pair(tmp_path) as (one, other):
         backend = other.services.cache.backend
         assert isinstance(backend, RedisResponseCache)
-        try:
-            await backend.generation()
-        except Exception as exc:  # noqa: BLE001
-            service_unavailable("Redis", exc)
-        try:
-            await one.sync("openrouter")
-            path = f"/api/models/{SHARED_MODEL}"
-            first = await one.client.get(path)
-            hits = backend.hits
-            shared = await other.client.get(path)
-            assert backend.hits == hits + 1
-            assert shared.content == first.content
-            assert shared.headers["etag"] == first.headers["etag"]
-            assert shared.headers["surrogate-key"] == first.headers["surrogate-key"]
-            body = {"type": "model-detail", "model_id": SHARED_MODEL}
-            assert (await one.admin("POST", "/api/cache/invalidate", json=body)).is_success
-            misses = backend.misses
-            await other.client.get(path)
-            assert backend.misses == misses + 1
-        finally:
-            await backend.drop_all()
+        await one.sync("openrouter")
+        path = f"/api/models/{SHARED_MODEL}"
+        first = await one.client.get(path)
+        hits = backend.hits
+        shared = await other.client.get(path)
+        assert backend.hits == hits + 1
+        assert shared.content == first.content
+        assert shared.headers["etag"] == first.headers["etag"]
+        assert shared.headers["surrogate-key"] == first.headers["surrogate-key"]
+        body = {"type": "model-detail", "model_id": SHARED_MODEL}
+        assert (await one.admin("POST", "/api/cache/invalidate", json=body)).is_success
+        misses = backend.misses
+        await other.client.get(path)
+        assert backend.misses == misses + 1
