@@ -7,10 +7,14 @@ way ``modelsync sync all`` does (``SyncRunner.run_many``): the first run applies
 the second one (after a scripted change on every gateway) diffs and applies it. Printed: the
 medians, and the totals of models and quarantined entries (a sanity check).
 
+``--references`` configures models.dev and LiteLLM as price sources (the simulator plays them):
+their tables are fetched before the timed syncs, which then enrich every offer without a price
+and read the tables' stamps once per run; ``--compare`` times both in one sitting, alternating.
+
 Compare two checkouts in one sitting (same machine, same load), e.g.:
 
     PYTHONPATH=<old checkout>/src python benchmarks/bench_sync_all.py --repeat 9
-    python benchmarks/bench_sync_all.py --repeat 9
+    python benchmarks/bench_sync_all.py --repeat 9 --compare
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -37,10 +42,36 @@ from modelsync.store.sql import SqlStore
 from modelsync.sync.runner import SyncRunner
 
 UPSTREAM = "http://sim"
+LITELLM_URL = (
+    "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json"
+)
 POLICY = FetchPolicy(connect_timeout_s=5.0, read_timeout_s=30.0, attempts=1, backoff_base_s=0.0)
 
 
-async def one(folder: Path) -> tuple[float, float, int]:
+async def with_references(runner: SyncRunner, store: SqlStore, gateways: Any) -> None:
+    """Configure both reference catalogs on ``runner`` and fetch them (not timed)."""
+    from modelsync.reference.service import (  # noqa: PLC0415 - absent from older checkouts
+        ReferencePrices,
+        ReferenceSource,
+    )
+
+    prices = ReferencePrices(
+        store=store,
+        fetcher=runner.fetcher,
+        sources=[
+            ReferenceSource("litellm", "litellm", LITELLM_URL, 3600),
+            ReferenceSource("modelsdev", "modelsdev", "https://models.dev/api.json", 3600),
+        ],
+        gateways=gateways,
+        clock=SystemClock(),
+        upstream=UPSTREAM,
+    )
+    for name in ("litellm", "modelsdev"):
+        await prices.refresh(name)
+    runner.references = prices
+
+
+async def one(folder: Path, *, references: bool = False) -> tuple[float, float, int]:
     """Seconds of the first and the second ``sync all``, and the models stored."""
     app = create_simulator_app(SimulatorConfig(use_fixtures=False, clock=ManualClock()))
     transport = httpx.ASGITransport(app=app)
@@ -63,6 +94,8 @@ async def one(folder: Path) -> tuple[float, float, int]:
                 owner="bench",
                 upstream=UPSTREAM,
             )
+            if references:
+                await with_references(runner, store, gateways)
             began = time.perf_counter()
             first = await runner.run_many(names, trigger=ChangeSource.MANUAL)
             first_s = time.perf_counter() - began
@@ -76,23 +109,44 @@ async def one(folder: Path) -> tuple[float, float, int]:
         await store.close()
 
 
+def measure(repeat: int, modes: list[bool]) -> dict[bool, tuple[list[float], list[float], int]]:
+    """Per mode (references or not): first and second sync times, and the models stored."""
+    results: dict[bool, tuple[list[float], list[float], int]] = {m: ([], [], 0) for m in modes}
+    for _ in range(repeat):
+        for mode in modes:  # alternating, so load drifts hit both alike
+            with tempfile.TemporaryDirectory() as folder:
+                gc.collect()
+                first_s, second_s, models = asyncio.run(one(Path(folder), references=mode))
+            firsts, seconds, _ = results[mode]
+            firsts.append(first_s)
+            seconds.append(second_s)
+            results[mode] = (firsts, seconds, models)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--references", action="store_true")
+    parser.add_argument("--compare", action="store_true")
     args = parser.parse_args()
     configure_logging("WARNING")
-    firsts: list[float] = []
-    seconds: list[float] = []
-    models = 0
-    for _ in range(args.repeat):
-        with tempfile.TemporaryDirectory() as folder:
-            gc.collect()
-            first_s, second_s, models = asyncio.run(one(Path(folder)))
-        firsts.append(first_s)
-        seconds.append(second_s)
-    print(f"models stored by the first sync all: {models}")
-    print(f"first sync all  (every catalog applied): median {statistics.median(firsts):.3f} s")
-    print(f"second sync all (a reprice everywhere):  median {statistics.median(seconds):.3f} s")
+    modes = [False, True] if args.compare else [args.references]
+    results = measure(args.repeat, modes)
+    for mode, (firsts, seconds, models) in results.items():
+        label = "with reference catalogs" if mode else "without reference catalogs"
+        print(f"{label}: models stored by the first sync all: {models}")
+        print(
+            f"  first sync all  (every catalog applied): median {statistics.median(firsts):.3f} s"
+        )
+        print(
+            f"  second sync all (a reprice everywhere):  median {statistics.median(seconds):.3f} s"
+        )
+    if args.compare:
+        (f0, s0, _), (f1, s1, _) = results[False], results[True]
+        first = statistics.median(f1) / statistics.median(f0)
+        second = statistics.median(s1) / statistics.median(s0)
+        print(f"ratio with/without: first {first:.2f}x, second {second:.2f}x")
 
 
 if __name__ == "__main__":

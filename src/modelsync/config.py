@@ -244,6 +244,26 @@ class GatewaySettings(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class ReferenceSettings(BaseModel):
+    """A reference price catalog (issue 9 item 3): fills the prices of offers whose gateway gives
+    none. ``kind`` is its shape (``modelsdev`` or ``litellm``); sources enrich in name order."""
+
+    enabled: bool = False
+    kind: Literal["modelsdev", "litellm"] | None = None
+    url: str | None = None
+    interval_s: int = Field(6 * 60 * 60, ge=60)
+
+
+REFERENCE_DEFAULTS: dict[str, tuple[str, str]] = {
+    "modelsdev": ("modelsdev", "https://models.dev/api.json"),
+    "litellm": (
+        "litellm",
+        "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json",
+    ),
+}
+"""The reference catalogs modelsync knows: name -> (kind, url)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MODELSYNC_",
@@ -281,6 +301,9 @@ class Settings(BaseSettings):
     process: ProcessSettings = Field(default_factory=ProcessSettings)
     gateways: dict[str, GatewaySettings] = Field(default_factory=dict)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    references: dict[str, ReferenceSettings] = Field(default_factory=dict)
+    """Reference price catalogs by name (``modelsdev``, ``litellm`` or one of your own), each
+    off unless ``enabled``: ``MODELSYNC_REFERENCES__MODELSDEV__ENABLED=true``."""
     api_keys: dict[str, SecretStr] = Field(default_factory=dict, exclude=True)
     """gateway -> key, read from each gateway's key variable by :func:`load_settings`."""
 

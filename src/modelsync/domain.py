@@ -66,6 +66,8 @@ class ChangeSource(StrEnum):
     MANUAL = "manual"
     IDENTITY = "identity"
     """The identity rules (or their overrides) changed and the stored ids were migrated."""
+    REFERENCE = "reference"
+    """A reference price catalog (models.dev, LiteLLM) changed the prices of offers."""
 
 
 class RunOutcome(StrEnum):

@@ -20,6 +20,7 @@ from modelsync.config import ResolvedGateway, Settings, resolve_gateways
 from modelsync.fetch import Fetcher, FetchPolicy, build_client
 from modelsync.guard import GuardPolicy
 from modelsync.observability.runs import RunObserver
+from modelsync.reference.service import ReferencePrices, reference_sources
 from modelsync.store import create_store
 from modelsync.store.base import GatewayRegistration, RetentionPolicy, Store
 from modelsync.sync.offload import INLINE, Offload
@@ -115,6 +116,17 @@ async def open_runtime(
                 offload=offload,
                 observer=RunObserver(failing_after=scheduler.breaker_threshold),
             )
+            sources = reference_sources(settings)
+            if sources:
+                runner.references = ReferencePrices(
+                    store=store,
+                    fetcher=runner.fetcher,
+                    sources=sources,
+                    gateways=gateways,
+                    clock=clock,
+                    upstream=settings.upstream,
+                    loads=offload.loads,
+                )
             await runner.identity.migrate(store, clock)
             yield Runtime(settings, gateways, store, client, runner, clock, owner)
     finally:

@@ -164,3 +164,27 @@ def test_remote_that_does_not_answer_is_an_error(demo: Demo) -> None:
     result = demo.cli("status", "--remote", dead)
     assert result.returncode == 1
     assert "cannot reach" in result.stderr
+
+
+def test_demo_prices_offers_from_the_reference_catalogs(demo: Demo) -> None:
+    """Issue 9 items 3 and 5: the demo's simulator plays models.dev and LiteLLM, so Groq,
+    Google and Cerebras (whose APIs give no prices) show prompt prices from a reference catalog,
+    named as the source, and Nebius its own; fal its unit prices."""
+
+    def priced() -> bool:
+        offers = demo.get("/api/models", limit=5000)["models"]
+        by_gateway: dict[str, list[dict[str, Any]]] = {}
+        for offer in offers:
+            by_gateway.setdefault(offer["gateway"], []).append(offer)
+        for gateway in ("groq", "google", "cerebras"):
+            sources = {
+                o["pricing"]["source"] for o in by_gateway.get(gateway, [])
+                if o["pricing"]["prompt"] is not None
+            }  # fmt: skip
+            if not sources or not all(s.startswith(("models.dev@", "litellm@")) for s in sources):
+                return False
+        nebius = [o for o in by_gateway.get("nebius", []) if o["pricing"]["prompt"] is not None]
+        fal = [o for o in by_gateway.get("fal", []) if o["pricing"]["unit_price"] is not None]
+        return bool(nebius) and bool(fal)
+
+    wait_for(priced, timeout_s=120, what="reference prices on groq, google and cerebras")

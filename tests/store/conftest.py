@@ -24,7 +24,7 @@ from .factories import at, model, registration, sync
 
 TABLES = (
     "gateways, models, changes, sync_runs, webhook_deliveries, processes, webhook_outbox, "
-    "outbox_cursor"
+    "outbox_cursor, reference_catalogs"
 )
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),

@@ -11,7 +11,8 @@ from rich.console import Console
 from modelsync.cli.remote import remote_sync
 from modelsync.config import Settings
 from modelsync.domain import ChangeSource, RunOutcome
-from modelsync.runtime import open_runtime
+from modelsync.reference.service import ReferencePrices
+from modelsync.runtime import Runtime, open_runtime
 from modelsync.store.base import ChangeSelection
 from modelsync.sync.runner import RunSummary
 
@@ -118,6 +119,28 @@ def render_footer(console: Console, report: SyncReport) -> None:
         )
 
 
+async def refresh_references(
+    runtime: Runtime, names: Sequence[str], console: Console | None
+) -> list[RunSummary]:
+    """Fetch the due reference price catalogs; re-price (trigger ``reference``) those of
+    ``names`` whose reference prices changed, before their own runs."""
+    references = runtime.runner.references
+    if not isinstance(references, ReferencePrices) or not references.enabled:
+        return []
+    await references.load()
+    changed: set[str] = set()
+    for name in references.due(runtime.clock.now()):
+        changed |= await references.refresh(name)
+    summaries = await references.reprice(runtime.runner, changed & set(names))
+    if console is not None:
+        for item in references.status():
+            if item["last_error"]:
+                console.print(f"[yellow]reference {item['name']}[/]: {item['last_error']}")
+        for summary in summaries:
+            console.print(f"reference prices: {_line(summary)}")
+    return summaries
+
+
 async def run_sync(
     settings: Settings, names: Sequence[str], *, full: bool, console: Console | None
 ) -> SyncReport:
@@ -125,6 +148,7 @@ async def run_sync(
     async with open_runtime(settings) as runtime:
         newest = await runtime.store.list_changes(limit=1, select_by=NEWEST)
         since = newest[0].seq if newest else 0
+        await refresh_references(runtime, names, console)
         if console is None:
             summaries = await runtime.runner.run_many(names, trigger=ChangeSource.MANUAL, full=full)
         else:

@@ -56,7 +56,7 @@ def nebius_verbose(entry: Mapping[str, Any]) -> dict[str, Any]:
     """A plain Nebius ``/v1/models`` entry as a ``verbose=true`` entry (prices per token)."""
     model_id = str(entry["id"])
     kind = _nebius_kind(model_id)
-    prompt, completion = _estimate_price(model_id, kind)
+    prompt, completion = estimate_price(model_id, kind)
     modality = {
         "embedding": "text->embedding",
         "image": "text->image",
@@ -90,7 +90,7 @@ def _nebius_kind(model_id: str) -> str:
     return "text"
 
 
-def _estimate_price(model_id: str, kind: str) -> tuple[Decimal, Decimal]:
+def estimate_price(model_id: str, kind: str) -> tuple[Decimal, Decimal]:
     """USD per 1M tokens from the parameter count in the id; ``-fast`` variants cost double."""
     if kind == "image":
         return Decimal(0), Decimal(0)

@@ -11,6 +11,7 @@ import random
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -143,6 +144,8 @@ class SimulatorState:
             name: GatewayState(name=name, seed=item, etag_default=etag)
             for name, item in seeds.items()
         }
+        self.reference_factor = Decimal(1)
+        """Every reference catalog price is multiplied by this (``/_admin/reference-factor``)."""
         self.side_failures: dict[str, int] = {}
         """Failures left per side endpoint (fal's pricing, the reference catalogs)."""
 

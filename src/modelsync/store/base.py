@@ -354,6 +354,16 @@ class PruneResult:
     models: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class StoredReference:
+    """A reference catalog's last good fetch: when, its body's hash, its price table (JSON)."""
+
+    name: str
+    fetched_at: datetime
+    body_hash: str
+    prices: Mapping[str, Any]
+
+
 class Store(ABC):
     """Everything modelsync persists. See the module docstring for the rules."""
 
@@ -455,6 +465,21 @@ class Store(ABC):
     @abstractmethod
     async def list_runs(self, *, gateway: str | None = None, limit: int = 50) -> list[StoredRun]:
         """Newest first."""
+
+    # -- reference price catalogs ----------------------------------------------------------
+
+    @abstractmethod
+    async def reference_stamps(self) -> dict[str, str]:
+        """Each stored reference catalog's body hash, by name: one small read telling whether
+        another process stored a newer fetch."""
+
+    @abstractmethod
+    async def load_references(self) -> list[StoredReference]:
+        """Every stored reference catalog."""
+
+    @abstractmethod
+    async def save_reference(self, reference: StoredReference) -> None:
+        """Store a catalog's fetch, replacing the one stored under its name."""
 
     @abstractmethod
     async def migrate_identities(

@@ -139,6 +139,17 @@ processes = Table(
     Column("behind_since", UtcDateTime),
 )
 
+reference_catalogs = Table(
+    "reference_catalogs",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("fetched_at", UtcDateTime, nullable=False),
+    Column("body_hash", Text, nullable=False),
+    Column("prices", Text, nullable=False),
+)
+"""The last good fetch of each reference price catalog (issue 9 item 3): its price table as
+JSON text (:meth:`modelsync.reference.table.ReferenceTable.to_json`), shared by every process."""
+
 models = Table(
     "models",
     metadata,

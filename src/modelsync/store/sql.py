@@ -105,7 +105,7 @@ from modelsync.domain import (
 )
 from modelsync.errors import LeaseLost, StoreError
 from modelsync.identity.unmatched import OfferRow
-from modelsync.store import processes, queries, renames, rows, served
+from modelsync.store import processes, queries, references, renames, rows, served
 from modelsync.store import statements as sql
 from modelsync.store.base import (
     ALL_CHANGES,
@@ -127,6 +127,7 @@ from modelsync.store.base import (
     Store,
     StoredCatalog,
     StoredModel,
+    StoredReference,
     StoredRun,
     WebhookDelivery,
 )
@@ -624,6 +625,21 @@ class SqlStore(Store):
     async def leave_process(self, process_id: str) -> None:
         async with self._write("remove this process") as conn:
             await conn.execute(processes.LEAVE, {"p_id": process_id})
+
+    async def reference_stamps(self) -> dict[str, str]:
+        async with self._read("read the reference catalogs' stamps") as conn:
+            found = await conn.execute(references.STAMPS)
+            return {str(row[0]): str(row[1]) for row in found.all()}
+
+    async def load_references(self) -> list[StoredReference]:
+        async with self._read("load the reference catalogs") as conn:
+            found = (await conn.execute(references.ALL)).mappings().all()
+        return [references.from_row(row) for row in found]
+
+    async def save_reference(self, reference: StoredReference) -> None:
+        async with self._write("store a reference catalog") as conn:
+            for statement in references.replace_rows(reference):
+                await conn.execute(statement)
 
     async def list_deliveries(self, *, limit: int = 50) -> list[WebhookDelivery]:
         async with self._read("list webhook deliveries") as conn:

@@ -33,7 +33,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -45,6 +45,7 @@ from modelsync.domain import (
     CatalogEntry,
     ChangeKind,
     ChangeSource,
+    Model,
     ModelChange,
     Presence,
     RunOutcome,
@@ -59,6 +60,7 @@ from modelsync.identity import NO_OVERRIDES, IdentityOverrides
 from modelsync.observability import FailureStreaks
 from modelsync.observability.metrics import lease_lost, lease_taken
 from modelsync.observability.runs import RunObserver, stage, stages_done
+from modelsync.reference.table import ReferenceTable, enrich, price_source_changes
 from modelsync.store.base import GatewayState, LeaseGrant, RunRecord, RunResult, Store
 from modelsync.sync.health import quarantine_json
 from modelsync.sync.identities import IdentityUpkeep
@@ -167,6 +169,20 @@ class AppliedRun:
 
 
 Listener = Callable[[AppliedRun], Awaitable[None]]
+
+
+class ReferenceTables(Protocol):
+    """Where a run gets the reference price tables (:class:`~modelsync.reference.service.
+    ReferencePrices`)."""
+
+    async def current(self) -> tuple[ReferenceTable, ...]:
+        """The tables to enrich with (StoreError when the store cannot say)."""
+        ...
+
+    def tables(self) -> tuple[ReferenceTable, ...]:
+        """The tables loaded last."""
+        ...
+
 
 NextRun = Callable[[GatewayState, RunRecord, float | None], datetime]
 """Given the state before a run, its record and the gateway's Retry-After (seconds, if it said
@@ -283,10 +299,17 @@ class SyncRunner:
         self._active: set[str] = set()
         self._gate = asyncio.Lock()
         self._streaks = FailureStreaks(log)
+        self.references: ReferenceTables | None = None
+        """Reference price catalogs filling the prices of offers whose gateway gives none."""
 
     @property
     def gateways(self) -> Mapping[str, ResolvedGateway]:
         return self._gateways
+
+    @property
+    def fetcher(self) -> PageFetcher:
+        """The HTTP layer the runs fetch with (the reference catalogs fetch with it too)."""
+        return self._fetcher
 
     def active(self) -> set[str]:
         """The gateways this process is running (or has claimed to run) right now."""
@@ -572,8 +595,14 @@ class SyncRunner:
                     loads=self._offload.loads,
                 )
             warnings = (warning,) if warning else ()
+        tables: tuple[ReferenceTable, ...] = ()
+        if self.references is not None:
+            try:
+                tables = await self.references.current()
+            except StoreError:  # the tables loaded last: a store hiccup never drops prices
+                tables = self.references.tables()
         snapshot, plan, timings = await self._offload.call(
-            self._plan, gateway, listing, previous, state=state, full=full
+            self._plan, gateway, listing, previous, state=state, full=full, tables=tables
         )
         stages_done(("normalize", "diff"), timings)
         outcome = RunOutcome.UNCHANGED if plan.is_empty else RunOutcome.CHANGED
@@ -594,6 +623,7 @@ class SyncRunner:
         *,
         state: GatewayState,
         full: bool,
+        tables: tuple[ReferenceTable, ...] = (),
     ) -> tuple[Snapshot, SyncPlan, tuple[float, float, float]]:
         """The CPU-heavy middle of a run (check, normalize, diff, plan): off the loop in serve.
         Also when its stages began and ended (wall clock: the spans of the run's trace)."""
@@ -605,7 +635,7 @@ class SyncRunner:
             last_good_count=state.model_count,
             policy=self._guard,
             full=full,
-            overridden=self.identity.overridden if self.identity.overrides else None,
+            overridden=self._finishing(tables),
         )
         del listing.pages[:]  # the decoded pages are done with: free them before the diff
         normalized = time.time()
@@ -616,6 +646,8 @@ class SyncRunner:
             policy=self._guard,
         )
         adapter = self.adapter(gateway)
+        if tables:
+            plan = replace(plan, changes=price_source_changes(plan.changes, snapshot.models))
         held = quarantine_changes(adapter, snapshot, previous, state.quarantined)
         if held:
             plan = replace(plan, changes=(*plan.changes, *held))
@@ -623,6 +655,18 @@ class SyncRunner:
             refreshed = stale_extras(previous, snapshot.models)
             plan = replace(plan, upserts=(*plan.upserts, *refreshed)) if refreshed else plan
         return snapshot, plan, (began, normalized, time.time())
+
+    def _finishing(self, tables: tuple[ReferenceTable, ...]) -> Callable[[Model], Model] | None:
+        """What each normalized model goes through before it is compared: the operator's
+        identity overrides, then the reference prices (offers their gateway gives none)."""
+        overridden = self.identity.overridden if self.identity.overrides else None
+        if not tables:
+            return overridden
+
+        def finished(model: Model) -> Model:
+            return enrich(overridden(model) if overridden is not None else model, tables)
+
+        return finished
 
     async def _finish(
         self,

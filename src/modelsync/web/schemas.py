@@ -297,7 +297,7 @@ class ChangeOut(Out):
     )
     fields: dict[str, list[Any]] = Field(description="{field: [old, new]}")
     anomalies: list[str]
-    source: Literal["poll", "webhook", "manual", "identity"]
+    source: Literal["poll", "webhook", "manual", "identity", "reference"]
     catalog_version: int
     at: str
 

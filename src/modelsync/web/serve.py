@@ -55,6 +55,7 @@ def demo_plan(host: str, port: int, simulator_port: int, *, database_url: str | 
         admin_token=admin_token,
         webhook_secret=_padded(webhook_secret),
         scheduler={"intervals_s": DEMO_INTERVALS_S},
+        references={name: {"enabled": True, "interval_s": 60} for name in ("litellm", "modelsdev")},
     )
     target = WebhookTarget(
         f"http://{local_host(host)}:{port}/api/webhooks/models-updated", _padded(webhook_secret)

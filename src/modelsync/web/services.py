@@ -9,6 +9,7 @@ accepted deliveries still owe are requested again), and closes everything in rev
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sys
 from collections.abc import AsyncIterator
@@ -36,6 +37,7 @@ from modelsync.observability.analytics import (
 from modelsync.observability.metrics import metrics
 from modelsync.observability.sentry import close_sentry, init_sentry
 from modelsync.purge import Purgers, check_settings
+from modelsync.reference.service import ReferencePrices
 from modelsync.runtime import Runtime, open_runtime
 from modelsync.store.sql import SqlStore
 from modelsync.sync.offload import Offload
@@ -123,6 +125,21 @@ async def start_analytics(
     return analytics
 
 
+@asynccontextmanager
+async def references_running(runtime: Runtime, run: bool) -> AsyncIterator[None]:
+    """The reference price catalogs' refresh loop (when ``run`` and any is enabled)."""
+    references = runtime.runner.references
+    task = None
+    if run and isinstance(references, ReferencePrices) and references.enabled:
+        task = asyncio.create_task(references.run_forever(runtime.runner))
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
 def wire_feed(
     feed: ChangeFeed,
     runtime: Runtime,
@@ -177,7 +194,7 @@ async def open_services(
 
 
 @asynccontextmanager
-async def _open_services(
+async def _open_services(  # noqa: PLR0915 - the composition root: one line per part it wires
     settings: Settings,
     clock: Clock,
     transport: httpx.AsyncBaseTransport | None,
@@ -285,6 +302,7 @@ async def _open_services(
             purgers,
         )
         await health.start()
+        await stack.enter_async_context(references_running(runtime, run_scheduler))
         if run_scheduler:
             await scheduler.start()
             await verifications.replay()
