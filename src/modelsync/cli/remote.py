@@ -74,6 +74,7 @@ def remote_sync(base_url: str, token: str | None, gateway: str) -> tuple[int, li
             error=row["error"],
             quarantined={item["id"]: item["reason"] for item in row.get("quarantined", ())},
             filtered=row.get("filtered") or {},
+            warnings=tuple(row.get("warnings") or ()),
         )
         for row in report["gateways"]
     ]
