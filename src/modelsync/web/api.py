@@ -165,14 +165,17 @@ def _last_run(gateway: ServedGateway) -> dict[str, Any] | None:
     }
 
 
+GatewayText = tuple[bytes, bytes, dict[tuple[BreakerState, bool], orjson.Fragment]]
+"""A gateway's JSON before its breaker and running flag, after them, and the whole of it by
+those two (built once each)."""
 GATEWAY_TEXTS_KEPT = 16_384
 """Gateways' JSON kept by their status row (:func:`_status`); all dropped past this."""
-_GATEWAY_TEXTS: dict[tuple[int, int], tuple[bytes, bytes]] = {}
+_GATEWAY_TEXTS: dict[tuple[int, int], GatewayText] = {}
 _BREAKER_JSON = {state: b',"breaker":' + orjson.dumps(state) for state in BreakerState}
 _RUNNING, _IDLE = b',"running":true', b',"running":false'
 
 
-def _gateway_text(found: ServedGateway, failing_after: int) -> tuple[bytes, bytes]:
+def _gateway_text(found: ServedGateway, failing_after: int) -> GatewayText:
     """A gateway's status JSON around its breaker and running flag, which change without its
     row: the text before them (an open object) and after them (its end).
 
@@ -180,7 +183,7 @@ def _gateway_text(found: ServedGateway, failing_after: int) -> tuple[bytes, byte
     the row as read: with 1,000 gateways a status serializes only those whose row changed."""
     head = orjson.dumps(status_json(found, failing_after=failing_after))[:-1]
     tail = orjson.dumps({"last_run": _last_run(found), "last_webhook": found.last_webhook})
-    return head, b"," + tail[1:]
+    return head, b"," + tail[1:], {}
 
 
 async def _status(services: Services, gateway: str | None) -> dict[str, Any]:
@@ -198,10 +201,13 @@ async def _status(services: Services, gateway: str | None) -> dict[str, Any]:
             text = _gateway_text(found, failing_after)
             if key is not None:
                 _GATEWAY_TEXTS[failing_after, key] = text
-        head, tail = text
-        breaker = _BREAKER_JSON[scheduler.breaker(found)]
-        middle = _RUNNING if found.name in running else _IDLE
-        rows.append(orjson.Fragment(head + breaker + middle + tail))
+        head, tail, built = text
+        state = (scheduler.breaker(found), found.name in running)
+        fragment = built.get(state)
+        if fragment is None:
+            middle = _BREAKER_JSON[state[0]] + (_RUNNING if state[1] else _IDLE)
+            fragment = built[state] = orjson.Fragment(head + middle + tail)
+        rows.append(fragment)
     fleet = services.settings.process
     live = services.heartbeat.fleet
     return {
