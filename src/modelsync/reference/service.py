@@ -133,6 +133,7 @@ class ReferencePrices:
         clock: Clock,
         upstream: str | None = None,
         loads: Loads | None = None,
+        recheck_s: float = 5.0,
     ) -> None:
         self._store = store
         self._fetcher = fetcher
@@ -143,6 +144,8 @@ class ReferencePrices:
         self._upstream = upstream
         self._loads = loads
         self._stamps: dict[str, str] = {}
+        self._recheck_s = recheck_s
+        self._checked_at: float | None = None
         self._streaks = FailureStreaks(log)
 
     @property
@@ -154,9 +157,14 @@ class ReferencePrices:
         return tuple(s.table for s in self._sources.values() if s.table is not None)
 
     async def current(self) -> tuple[ReferenceTable, ...]:
-        """The tables to enrich a run with, reloaded when another process stored newer ones."""
+        """The tables to enrich a run with, reloaded when another process stored newer ones
+        (the store's stamps are read at most every ``recheck_s``: a ``sync all`` reads once)."""
         if not self._sources:
             return ()
+        now = self._clock.monotonic()
+        if self._checked_at is not None and now - self._checked_at < self._recheck_s:
+            return self.tables()
+        self._checked_at = now
         stamps = await self._store.reference_stamps()
         mine = {name: stamps[name] for name in self._sources if name in stamps}
         if mine != self._stamps:
