@@ -5,14 +5,19 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client import values
 from prometheus_client.parser import text_string_to_metric_families
 
+from modelsync.clock import SystemClock
+from modelsync.config import PurgeSettings
 from modelsync.observability import metrics as metric_hooks
 from modelsync.observability.exposition import GatewayFamilies
 from modelsync.observability.metrics import Metrics, metrics
+from modelsync.purge import Purgers
 from modelsync.simulator.faults import parse_fault
+from purge.recorder import recording_server
 from web.harness import Service, body_of, event, open_service, seed_headers
 
 EXPECTED_FAMILIES = {
@@ -228,3 +233,33 @@ async def test_the_response_cache_counts_hits_misses_and_invalidations(service: 
     assert grew("modelsync_cache_misses_total") >= 1
     assert grew("modelsync_cache_hits_total") >= 1
     assert grew("modelsync_cache_invalidations_total") >= 1
+
+
+async def test_purge_calls_and_queue_depth_follow_the_purgers(service: Service) -> None:
+    """A real purger against a local server answering 500 then 200, and one that always
+    answers 400: ``ok``, ``retried`` and ``failed`` calls counted, the queue back to 0."""
+    quick = {"attempts": 3, "backoff_base_s": 0.01, "backoff_cap_s": 0.05, "timeout_s": 5.0}
+    calls = "modelsync_purge_calls_total"
+    with recording_server() as recorder:
+        recorder.script("/ok", [500, 200])
+        recorder.script("/refused", [400])
+        before = await scrape(service)
+        for path in ("/ok", "/refused"):
+            configured = PurgeSettings.model_validate(
+                quick | {"nextjs_url": recorder.base + path, "nextjs_secret": "s3cret-value"}
+            )
+            async with httpx.AsyncClient() as client:
+                purgers = Purgers.from_settings(configured, client, SystemClock())
+                purgers.start()
+                try:
+                    assert purgers.enqueue(["models:all"], []) == ["nextjs"]
+                    assert await purgers.workers[0].drained(20)
+                finally:
+                    await purgers.stop()
+        after = await scrape(service)
+    for outcome in ("ok", "retried", "failed"):
+        grew = value(after, calls, purger="nextjs", outcome=outcome) - value(
+            before, calls, purger="nextjs", outcome=outcome
+        )
+        assert grew == 1, outcome
+    assert value(after, "modelsync_purge_queue_depth", purger="nextjs") == 0

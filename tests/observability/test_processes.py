@@ -9,9 +9,10 @@ from pathlib import Path
 
 import orjson
 
+from modelsync.runtime import open_runtime
 from modelsync.store.base import ProcessBeat
 from service_process import BIN, clean_environment
-from web.harness import START, Service, open_service
+from web.harness import START, Service, eventually, open_service
 
 
 async def status(service: Service) -> dict[str, object]:
@@ -81,3 +82,27 @@ async def test_modelsync_status_shows_the_processes(service: Service, tmp_path: 
         env=env | {"COLUMNS": "200"}, cwd=tmp_path, capture_output=True, timeout=60, check=False,
     )  # fmt: skip
     assert service.services.runtime.owner in human.stdout.decode()
+
+
+async def test_the_applied_version_is_what_the_change_feed_applied(service: Service) -> None:
+    """Another process commits a run; this one commits the next before its feed has read the
+    other's: the heartbeat's applied version never runs ahead of the feed (the other's changes
+    are not invalidated here yet), and reaches the store's version once the feed has both."""
+    services = service.services
+    await service.sync("groq")
+    await asyncio.sleep(0)
+    async with open_runtime(
+        services.settings, clock=service.clock, transport=service.transport
+    ) as other:
+        assert (await other.runner.run("cerebras")).outcome.value == "changed"
+    await service.sync("xai")  # right after: the feed polls every 0.5 s at most
+    assert services.applied.version <= services.feed.applied_version
+    await services.heartbeat.beat()
+    rows = {row.id: row for row in services.heartbeat.fleet}
+    assert rows[services.runtime.owner].applied_version <= services.feed.applied_version
+    store_version = await services.runtime.store.catalog_version()
+
+    async def caught_up() -> bool:
+        return services.applied.version == services.feed.applied_version == store_version
+
+    await eventually(caught_up, within_s=20)

@@ -85,7 +85,10 @@ class Invalidations:
         where = self._backend.name if self._backend is not None else "local"
         cache_invalidation(where, len(invalidation.tags) + len(invalidation.paths))
         if self._backend is not None:
-            await self._backend.invalidate(invalidation, reason=reason)
+            try:
+                await self._backend.invalidate(invalidation, reason=reason)
+            except Exception:  # Redis away: it stales what it missed once back; purge anyway
+                log.warning("cache.backend_invalidate_failed", reason=reason, exc_info=True)
         queued: list[str] = []
         for name, enqueue in self._purgers.items():
             try:

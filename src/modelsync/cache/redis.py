@@ -12,6 +12,12 @@ Keys, under a prefix of their own (``modelsync:cache`` unless configured; tests 
 ``{p}:e:{key}``         an entry: hash of ``g`` generation, ``t`` fields, ``b`` body, ``m`` meta
 ======================  =================================================================
 
+A generation above the server's counter is from before a restart that lost the counter: such
+an entry is neither stored nor answered. An invalidation that could not reach Redis (down,
+restarting) is not lost: the cache remembers it and, before anything else it asks Redis, raises
+the floor past every entry stored so far (:meth:`RedisResponseCache.recover`), so no process
+that missed one answers an entry older than it once Redis is back.
+
 Each operation is one Lua script, so a check and its answer are atomic: an entry is answered
 only while no mark of its fields is newer than its generation, an invalidation marks all its
 fields (in chunks of :data:`CHUNK`, each chunk a generation of its own, every one after the
@@ -25,10 +31,14 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import RedisError
 
 from modelsync.cache.base import CachedEntry
 from modelsync.cache.tags import Invalidation
 from modelsync.clock import Clock
+
+log = structlog.get_logger("modelsync.cache")
 
 SEPARATOR = "\x1f"
 """Between an entry's fields (a decoded path may hold a space, never this after validation)."""
@@ -41,6 +51,7 @@ if not e[1] then return false end
 local g = tonumber(e[1])
 local floor = tonumber(redis.call('GET', KEYS[3]) or '0')
 if floor > g then redis.call('DEL', KEYS[1]) return false end
+if g > tonumber(redis.call('GET', KEYS[4]) or '0') then redis.call('DEL', KEYS[1]) return false end
 for f in string.gmatch(e[2], '[^\031]+') do
   local m = redis.call('HGET', KEYS[2], f)
   if m and tonumber(m) > g then redis.call('DEL', KEYS[1]) return false end
@@ -52,6 +63,7 @@ _PUT = r"""
 local g = tonumber(ARGV[1])
 local floor = tonumber(redis.call('GET', KEYS[3]) or '0')
 if floor > g then return 0 end
+if g > tonumber(redis.call('GET', KEYS[4]) or '0') then return 0 end
 for f in string.gmatch(ARGV[2], '[^\031]+') do
   local m = redis.call('HGET', KEYS[2], f)
   if m and tonumber(m) > g then return 0 end
@@ -82,6 +94,14 @@ if over > 0 then
 end
 return g
 """
+
+
+_RAISE_FLOOR = r"""
+local g = redis.call('INCR', KEYS[1])
+redis.call('SET', KEYS[2], g)
+return g
+"""
+"""Every entry read before now is stale (after invalidations this process could not send)."""
 
 
 def _fields(tags: tuple[str, ...] | frozenset[str], path: str | None) -> list[str]:
@@ -117,7 +137,10 @@ class RedisResponseCache:
         self._get = client.register_script(_GET)
         self._put = client.register_script(_PUT)
         self._invalidate = client.register_script(_INVALIDATE)
+        self._raise_floor = client.register_script(_RAISE_FLOOR)
         self.hits = self.misses = self.stores = self.refused = 0
+        self.missed = False
+        """An invalidation could not be sent: the floor is raised before the next operation."""
 
     @classmethod
     def from_url(cls, url: str, clock: Clock, **options: Any) -> RedisResponseCache:
@@ -127,12 +150,23 @@ class RedisResponseCache:
     def _entry_key(self, key: str) -> str:
         return f"{self.prefix}:e:{key}"
 
+    async def recover(self) -> None:
+        """After a missed invalidation: make every entry stored so far stale (raises while
+        Redis is still away; the caller answers from the database meanwhile)."""
+        if self.missed:
+            await self._raise_floor(keys=[self._gen, self._floor])
+            self.missed = False
+            log.info("cache.redis_recovered", prefix=self.prefix)
+
     async def generation(self) -> int:
+        await self.recover()
         value = await self._redis.get(self._gen)
         return int(value) if value is not None else 0
 
     async def get(self, key: str) -> CachedEntry | None:
-        found = await self._get(keys=[self._entry_key(key), self._marks, self._floor])
+        await self.recover()
+        keys = [self._entry_key(key), self._marks, self._floor, self._gen]
+        found = await self._get(keys=keys)
         if not found:
             self.misses += 1
             return None
@@ -168,8 +202,9 @@ class RedisResponseCache:
         ttl_ms = self._ttl_ms
         if entry.ttl_s is not None:
             ttl_ms = min(ttl_ms, max(1, int(entry.ttl_s * 1000)))
+        await self.recover()
         stored = await self._put(
-            keys=[self._entry_key(entry.key), self._marks, self._floor],
+            keys=[self._entry_key(entry.key), self._marks, self._floor, self._gen],
             args=[
                 entry.generation,
                 SEPARATOR.join(_fields(entry.tags, entry.path)),
@@ -188,9 +223,13 @@ class RedisResponseCache:
         fields = _fields(invalidation.tags, None)
         fields.extend("p:" + path for path in invalidation.paths)
         keys = [self._gen, self._marks, self._order, self._floor]
-        for start in range(0, max(len(fields), 1), CHUNK):
-            chunk = fields[start : start + CHUNK]
-            await self._invalidate(keys=keys, args=[self._max_marks, *chunk])
+        try:
+            for start in range(0, max(len(fields), 1), CHUNK):
+                chunk = fields[start : start + CHUNK]
+                await self._invalidate(keys=keys, args=[self._max_marks, *chunk])
+        except (RedisError, OSError):
+            self.missed = True  # never lost: the floor rises before the next operation
+            raise
         record = {
             "at": self._clock.now().isoformat(),
             "reason": reason,

@@ -181,7 +181,7 @@ def status(
         from modelsync.cli.remote import remote_status
 
         token = _admin_token(settings)
-        rows = _guard(lambda: remote_status(remote, token, gateway))
+        rows, processes = _guard(lambda: remote_status(remote, token, gateway))
     else:
         names = _guard(lambda: _selected(settings, gateway) if gateway else None)
         rows = _run(read_status(settings, names))

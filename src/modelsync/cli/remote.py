@@ -81,8 +81,14 @@ def remote_sync(base_url: str, token: str | None, gateway: str) -> tuple[int, li
     return int(report["catalog_version"]), summaries
 
 
-def remote_status(base_url: str, token: str | None, gateway: str | None) -> list[dict[str, Any]]:
-    """``GET /api/sync/status``, each row cut to the keys ``modelsync status --json`` prints."""
+def remote_status(
+    base_url: str, token: str | None, gateway: str | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``GET /api/sync/status``: the gateways, each row cut to the keys ``modelsync status
+    --json`` prints, and the serving processes the server lists (as local ``status`` reads
+    them from the registry)."""
     params = {"gateway": gateway} if gateway else None
     answer = remote_get(base_url, token, "/api/sync/status", params)
-    return [{key: row.get(key) for key in STATUS_FIELDS} for row in answer["gateways"]]
+    rows = [{key: row.get(key) for key in STATUS_FIELDS} for row in answer["gateways"]]
+    processes = answer.get("processes")
+    return rows, list(processes) if isinstance(processes, list) else []

@@ -45,6 +45,7 @@ from modelsync.clock import Clock
 from modelsync.config import PurgeSettings
 from modelsync.domain import ChangeRecord
 from modelsync.errors import ConfigError, StoreError
+from modelsync.observability.metrics import purge_call, purge_queue_depth
 from modelsync.purge.targets import Backoff, retryable
 from modelsync.purge.worker import where as _where
 from modelsync.store.schema import changes, outbox_cursor, webhook_outbox
@@ -255,6 +256,7 @@ class Outbox:
                 select(func.count()).where(webhook_outbox.c.status == PENDING)
             )
             self.pending = int(found.scalar_one())
+        purge_queue_depth(NAME, self.pending)
 
     async def deliver_due(self) -> int:
         """Claim and send the due rows (at most :data:`CLAIM`); how many were claimed."""
@@ -337,6 +339,7 @@ class Outbox:
         async with self._store.database.write("record an outbox delivery") as conn:
             await conn.execute(update(webhook_outbox).where(and_(o.id == row_id)).values(values))
         # the record follows the row: whoever reads the status reads what the table holds
+        purge_call(NAME, "ok" if error is None else "failed" if gave_up else "retried")
         if error is None:
             self.sent_calls += 1
             self.last_success_at = done

@@ -21,6 +21,7 @@ import httpx
 import structlog
 
 from modelsync.clock import Clock
+from modelsync.observability.metrics import purge_call, purge_queue_depth
 from modelsync.purge.targets import Backoff, Call, Target, retryable
 
 log = structlog.get_logger("modelsync.purge")
@@ -84,6 +85,7 @@ class PurgeWorker:
         self._paths.update(dict.fromkeys(new_paths))
         self._idle.clear()
         self._ready.set()
+        purge_queue_depth(self.name, self.queue_depth)
         return True
 
     def describe(self) -> dict[str, Any]:
@@ -131,6 +133,7 @@ class PurgeWorker:
                 self._failed("internal error (see the log)")
             finally:
                 self.in_flight = 0
+                purge_queue_depth(self.name, self.queue_depth)
             if not (self._tags or self._paths):
                 self._idle.set()
 
@@ -152,13 +155,17 @@ class PurgeWorker:
                 if response.is_success:
                     self.sent_calls += 1
                     self.last_success_at = self._clock.now()
+                    purge_call(self.name, "ok")
                     return
                 error = f"HTTP {response.status_code} from {where(call.url)}"
                 if not retryable(response.status_code):
+                    purge_call(self.name, "failed")
                     self._failed(f"{error}; not retried (check the purger's settings)")
                     return
             if attempt < self._backoff.attempts:
+                purge_call(self.name, "retried")
                 await self._sleep(self._backoff.delay(attempt))
+        purge_call(self.name, "failed")
         self._failed(f"{error}; gave up after {self._backoff.attempts} attempts")
 
     def _failed(self, error: str) -> None:

@@ -233,12 +233,10 @@ async def _open_services(  # noqa: PLR0915 - the composition root: one line per 
             invalidations, runtime.store, breaker_threshold=settings.scheduler.breaker_threshold
         )
         scheduler.observe(health.observe)
-        applied_version = AppliedVersion(await runtime.store.catalog_version())
-
-        async def advance(applied: AppliedRun) -> None:
-            applied_version.advance(applied.result.catalog_version)  # after its invalidation
-
-        runtime.runner.add_listener(advance)
+        # What the change feed has applied (its listener advances it once a batch, this
+        # process's runs included, is invalidated), never a run's version ahead of the feed:
+        # another process's commit before it may not be invalidated here yet.
+        applied_version = AppliedVersion()
         recorder = GroupCommitRecorder(runtime.store)
 
         def verify_gateway(gateway: str) -> None:
@@ -283,6 +281,7 @@ async def _open_services(  # noqa: PLR0915 - the composition root: one line per 
             expire_after_s=settings.process.expire_after_s,
         )
         feed = await stack.enter_async_context(open_feed(runtime.store, settings))
+        applied_version.advance(feed.applied_version)  # its start: nothing cached before it
         wire_feed(feed, runtime, invalidations, purgers, applied_version)
         services = Services(
             settings,
