@@ -194,7 +194,7 @@ async def open_services(
 
 
 @asynccontextmanager
-async def _open_services(  # noqa: PLR0915 - the composition root: one line per part it wires
+async def _open_services(
     settings: Settings,
     clock: Clock,
     transport: httpx.AsyncBaseTransport | None,
