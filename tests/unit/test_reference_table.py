@@ -69,6 +69,10 @@ def catalog_model(kind: str, key: str, pricing: Pricing, **extra: str) -> Model:
         ("litellm", catalog_model("litellm", "nebius/Qwen/Qwen3-14B", p("1"),
                                   litellm_provider="nebius"), ("nebius", "Qwen/Qwen3-14B")),
         ("litellm", catalog_model("litellm", "gpt-4o", p("1"), litellm_provider="openai"), None),
+        # gateways that price every offer they can are never filled (a router's "-1")
+        ("litellm", catalog_model("litellm", "openrouter/openrouter/auto", p("0"),
+                                  litellm_provider="openrouter"), None),
+        ("modelsdev", catalog_model("modelsdev", "vercel/openai/gpt-4o", p("1")), None),
         ("litellm", catalog_model("litellm", "groq/x", p("1")), None),
         ("other", catalog_model("other", "groq/x", p("1")), None),
     ],

@@ -30,16 +30,17 @@ PROVIDERS: Mapping[str, Mapping[str, str]] = {
     "modelsdev": {
         "groq": "groq", "cerebras": "cerebras", "google": "google", "nebius": "nebius",
         "fireworks-ai": "fireworks", "togetherai": "together", "xai": "xai",
-        "openrouter": "openrouter", "vercel": "vercel-ai-gateway",
-        "huggingface": "huggingface", "nearai": "near",
     },
     "litellm": {
         "groq": "groq", "cerebras": "cerebras", "gemini": "google", "nebius": "nebius",
-        "fireworks_ai": "fireworks", "together_ai": "together", "xai": "xai",
-        "openrouter": "openrouter", "vercel_ai_gateway": "vercel-ai-gateway", "fal_ai": "fal",
+        "fireworks_ai": "fireworks", "together_ai": "together", "xai": "xai", "fal_ai": "fal",
     },
 }  # fmt: skip
-"""Per catalog kind: the catalog's provider id -> the gateway it prices."""
+"""Per catalog kind: the catalog's provider id -> the gateway it prices. Only gateways whose API
+gives no prices (or not for every model, or not in every listing) are filled: OpenRouter, Vercel,
+Hugging Face and NEAR price every offer they can, and an offer they leave unpriced is variable
+(OpenRouter's ``"-1"`` routers), never to be guessed from a catalog (LiteLLM lists
+``openrouter/auto`` at 0)."""
 
 Identify = Callable[[str, str], tuple[str, tuple[str, ...]] | None]
 """``(gateway, gateway model id) -> (canonical id, variants)`` by that gateway's rules, or None
