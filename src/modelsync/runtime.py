@@ -125,7 +125,7 @@ async def open_runtime(
                     gateways=gateways,
                     clock=clock,
                     upstream=settings.upstream,
-                    loads=offload.loads,
+                    offload=offload,
                 )
             await runner.identity.migrate(store, clock)
             yield Runtime(settings, gateways, store, client, runner, clock, owner)

@@ -31,7 +31,8 @@ from modelsync.gateways.registry import build_adapter
 from modelsync.observability import FailureStreaks
 from modelsync.reference.table import ReferenceTable, build_table, changed_gateways
 from modelsync.store.base import Store, StoredReference
-from modelsync.sync.listing import Loads, PageFetcher, fetch_listing
+from modelsync.sync.listing import PageFetcher, fetch_listing
+from modelsync.sync.offload import INLINE, Offload
 
 if TYPE_CHECKING:
     from modelsync.sync.runner import RunSummary, SyncRunner
@@ -132,7 +133,7 @@ class ReferencePrices:
         gateways: Mapping[str, ResolvedGateway],
         clock: Clock,
         upstream: str | None = None,
-        loads: Loads | None = None,
+        offload: Offload = INLINE,
         recheck_s: float = 5.0,
     ) -> None:
         self._store = store
@@ -142,7 +143,7 @@ class ReferencePrices:
         self._identify = gateway_identify(gateways)
         self._clock = clock
         self._upstream = upstream
-        self._loads = loads
+        self._offload = offload  # decoding and parsing a 4 MB catalog stay off the event loop
         self._stamps: dict[str, str] = {}
         self._recheck_s = recheck_s
         self._checked_at: float | None = None
@@ -204,7 +205,6 @@ class ReferencePrices:
         adapter = build_adapter(source.kind, source.name)
         config = GatewayConfig(name=source.name, base_url=source.url)
         try:
-            kwargs: dict[str, Any] = {} if self._loads is None else {"loads": self._loads}
             listing = await fetch_listing(
                 self._fetcher,
                 adapter,
@@ -212,16 +212,13 @@ class ReferencePrices:
                 upstream=self._upstream,
                 previous_hash=entry.body_hash,
                 validators=None,
-                **kwargs,
+                loads=self._offload.loads,
             )
             if listing.identical or listing.not_modified:
                 entry.last_error = None
                 self._streaks.recovered(f"reference:{name}", "reference.recovered", source=name)
                 return set(entry.pending)
-            models = parse_catalog(adapter, listing.pages)
-            if not models:
-                raise PayloadError(f"{name}: no model could be read")
-            table = build_table(source.label, source.kind, now, models, self._identify)
+            table = await self._offload.call(self._table, adapter, source, now, listing.pages)
             await self._store.save_reference(
                 StoredReference(name, now, listing.body_hash, table.to_json())
             )
@@ -241,6 +238,15 @@ class ReferencePrices:
         log.info("reference.fetched", source=name, gateways=len(table.gateways()),
                  prices=len(table.by_id), changed=sorted(entry.pending))  # fmt: skip
         return set(entry.pending)
+
+    def _table(
+        self, adapter: GatewayAdapter, source: ReferenceSource, now: datetime, pages: list[Page]
+    ) -> ReferenceTable:
+        """The table of a fetched catalog (CPU: parsing thousands of entries)."""
+        models = parse_catalog(adapter, pages)
+        if not models:
+            raise PayloadError(f"{source.name}: no model could be read")
+        return build_table(source.label, source.kind, now, models, self._identify)
 
     async def reprice(self, runner: SyncRunner, gateways: set[str]) -> list[RunSummary]:
         """Run each enabled gateway whose reference prices changed, with trigger ``reference``,
