@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelsync.cache.tags import (
+    CHANGES,
     NOTHING,
+    SYNC_STATUS,
     Invalidation,
     for_changes,
     for_gateway_status,
     models_changed,
     union,
 )
-from modelsync.domain import ChangeRecord, GatewayHealth
+from modelsync.domain import ChangeKind, ChangeRecord, GatewayHealth
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +97,31 @@ class FeedBatch:
     changes: tuple[ChangeRecord, ...] = ()
     missing: tuple[MissingMarks, ...] = ()
     health: tuple[HealthChange, ...] = ()
+    pruned: bool = False
+    """Retention pruned the oldest changes of the log since the previous batch (whoever ran
+    it): the change history's answers change."""
 
     @property
     def is_empty(self) -> bool:
-        return not (self.changes or self.missing or self.health)
+        return not (self.changes or self.missing or self.health or self.pruned)
+
+    @property
+    def versions(self) -> frozenset[int]:
+        """The catalog versions of its changes and missing marks (the runs it carries)."""
+        found = {record.catalog_version for record in self.changes}
+        found.update(marks.catalog_version for marks in self.missing)
+        return frozenset(found)
+
+    def only(self, versions: frozenset[int], *, rest: bool) -> FeedBatch:
+        """PURE: the part of this batch made by the runs of ``versions`` (``rest``: also its
+        health changes and prune, which belong to no run)."""
+        return FeedBatch(
+            self.catalog_version,
+            tuple(r for r in self.changes if r.catalog_version in versions),
+            tuple(m for m in self.missing if m.catalog_version in versions),
+            self.health if rest else (),
+            self.pruned and rest,
+        )
 
     @property
     def last_seq(self) -> int | None:
@@ -111,9 +134,13 @@ class FeedBatch:
             by_gateway[record.change.gateway].append(record)
         parts: list[Invalidation] = [NOTHING]
         for gateway, records in by_gateway.items():
-            parts.append(for_changes(gateway, ((r.change.kind, r.change.id) for r in records)))
+            parts.append(for_changes(gateway, _kind_ids(records)))
         parts.extend(models_changed(m.gateway, m.ids, listing=False) for m in self.missing)
         parts.extend(for_gateway_status(h.gateway) for h in self.health)
+        if self.changes or self.pruned:  # the change history (whoever recorded or pruned it)
+            parts.append(Invalidation(frozenset({CHANGES}), frozenset({"/changes"})))
+        if self.changes or self.missing or self.health:  # a run moved the status
+            parts.append(Invalidation(frozenset({SYNC_STATUS}), frozenset({"/status"})))
         return union(parts)
 
     def events(self) -> list[dict[str, Any]]:
@@ -122,6 +149,19 @@ class FeedBatch:
         events.extend(marks.to_json() for marks in self.missing)
         events.extend(h.to_json(self.catalog_version) for h in self.health)
         return events
+
+
+def _kind_ids(records: list[ChangeRecord]) -> list[tuple[ChangeKind | str, str]]:
+    """``(kind, canonical id)`` of each change; a renamed model's old id as well (as
+    :func:`~modelsync.cache.tags.for_plan` does for the run that made it)."""
+    pairs: list[tuple[ChangeKind | str, str]] = []
+    for record in records:
+        change = record.change
+        pairs.append((change.kind, change.id))
+        renamed = change.fields.get("id")
+        if renamed is not None and isinstance(renamed[0], str):
+            pairs.append((change.kind, renamed[0]))
+    return pairs
 
 
 def change_event(record: ChangeRecord) -> dict[str, Any]:

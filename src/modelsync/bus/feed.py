@@ -64,12 +64,19 @@ class FeedSource:
         return (await self.head())[0]
 
     async def head(self) -> tuple[int, int]:
-        """The catalog version and the newest seq, in one statement (the idle poll's read)."""
+        """The catalog version and the newest seq, in one statement."""
+        version, newest, _ = await self.bounds()
+        return version, newest
+
+    async def bounds(self) -> tuple[int, int, int]:
+        """The catalog version, the newest seq and the oldest seq (0: empty log), in one
+        statement (the idle poll's read; both ends of ``seq``'s index)."""
         newest = select(func.max(changes.c.seq)).scalar_subquery()
-        statement = select(catalog_meta.c.version, newest).where(catalog_meta.c.id == 1)
+        oldest = select(func.min(changes.c.seq)).scalar_subquery()
+        statement = select(catalog_meta.c.version, newest, oldest).where(catalog_meta.c.id == 1)
         async with self.store.database.read("read the change log's head") as conn:
-            version, seq = (await conn.execute(statement)).one()
-        return int(version), int(seq or 0)
+            version, seq, first = (await conn.execute(statement)).one()
+        return int(version), int(seq or 0), int(first or 0)
 
     async def changes_after(self, seq: int, limit: int = PAGE) -> list[ChangeRecord]:
         return await self.store.list_changes(since=seq, limit=limit)
@@ -229,6 +236,8 @@ class ChangeFeed:
         self._streaks = FailureStreaks(log)
         self.last_seq = 0
         """The ``seq`` of the last change fanned out (or the log's head at start)."""
+        self.oldest_kept = 0
+        """The oldest ``seq`` the log held at the last catch-up (a rise: retention pruned)."""
         self.applied_version = 0
         """The catalog version this process has applied: every change up to it went out."""
         self.batches = 0
@@ -278,8 +287,7 @@ class ChangeFeed:
     async def start(self, listener: Any = None) -> None:
         """Take the log's head as the cursor (only later changes fan out) and start tailing.
         ``listener`` has ``run()``, ``connected`` and calls :meth:`wake` on notifications."""
-        self.last_seq = await self._source.last_seq()
-        self.applied_version = await self._source.catalog_version()
+        self.applied_version, self.last_seq, self.oldest_kept = await self._source.bounds()
         self._health = await self._source.health()
         self._listener = listener
         self._task = asyncio.create_task(self._run(), name="modelsync-change-feed")
@@ -319,7 +327,10 @@ class ChangeFeed:
     async def catch_up(self) -> FeedBatch | None:
         """Read everything after the cursor and fan it out; the batch (``None``: nothing new)."""
         async with self._lock:
-            version, newest = await self._source.head()
+            version, newest, oldest = await self._source.bounds()
+            # the oldest seq rose, or the log emptied: retention pruned changes
+            pruned = self.oldest_kept > 0 and (oldest == 0 or oldest > self.oldest_kept)
+            self.oldest_kept = oldest
             records: list[ChangeRecord] = []
             after = self.last_seq
             while newest > self.last_seq or version > self.applied_version:
@@ -332,7 +343,7 @@ class ChangeFeed:
             missing = await self._source.missing_between(self.applied_version, applied)
             health = await self._source.health()
             batch = FeedBatch(
-                applied, tuple(records), missing, health_changes(self._health, health)
+                applied, tuple(records), missing, health_changes(self._health, health), pruned
             )
             self._health = health
             self.applied_version = applied

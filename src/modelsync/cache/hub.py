@@ -77,8 +77,12 @@ class Invalidations:
         """:meth:`apply`, for callers that need no report."""
         await self.apply(invalidation, reason=reason)
 
-    async def apply(self, invalidation: Invalidation, *, reason: str) -> InvalidationReport:
-        """Invalidate everywhere this process can, and say what was done."""
+    async def apply(
+        self, invalidation: Invalidation, *, reason: str, purge: bool = True
+    ) -> InvalidationReport:
+        """Invalidate everywhere this process can, and say what was done. ``purge=False``:
+        this process's caches only (the change log's runs reach the purgers once per fleet,
+        through :meth:`purge`, by whichever process claims them)."""
         record = self.manifest.apply(invalidation, reason=reason)
         if invalidation.is_empty:
             return InvalidationReport(invalidation, reason, record.at, ())
@@ -89,6 +93,13 @@ class Invalidations:
                 await self._backend.invalidate(invalidation, reason=reason)
             except Exception:  # Redis away: it stales what it missed once back; purge anyway
                 log.warning("cache.backend_invalidate_failed", reason=reason, exc_info=True)
+        queued = self.purge(invalidation, reason=reason) if purge else ()
+        return InvalidationReport(invalidation, reason, record.at, queued)
+
+    def purge(self, invalidation: Invalidation, *, reason: str) -> tuple[str, ...]:
+        """Offer ``invalidation`` to the purgers only (they queue it); the names that did."""
+        if invalidation.is_empty:
+            return ()
         queued: list[str] = []
         for name, enqueue in self._purgers.items():
             try:
@@ -96,4 +107,4 @@ class Invalidations:
                     queued.append(name)
             except Exception:  # a purger's bug never stops an invalidation
                 log.exception("cache.purger_enqueue_failed", purger=name, reason=reason)
-        return InvalidationReport(invalidation, reason, record.at, tuple(queued))
+        return tuple(queued)

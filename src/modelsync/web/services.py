@@ -25,6 +25,7 @@ from modelsync.cache.hub import Invalidations
 from modelsync.cache.memory import MemoryTagManifest
 from modelsync.cache.responses import ResponseCache
 from modelsync.cache.setup import response_cache
+from modelsync.cache.tags import for_run
 from modelsync.clock import Clock, SystemClock
 from modelsync.config import Settings
 from modelsync.domain import ChangeSource
@@ -37,6 +38,7 @@ from modelsync.observability.analytics import (
 from modelsync.observability.metrics import metrics
 from modelsync.observability.sentry import close_sentry, init_sentry
 from modelsync.purge import Purgers, check_settings
+from modelsync.purge.claims import FleetPurge
 from modelsync.reference.service import ReferencePrices
 from modelsync.runtime import Runtime, open_runtime
 from modelsync.store.sql import SqlStore
@@ -45,7 +47,7 @@ from modelsync.sync.processes import AppliedVersion, ProcessHeartbeat
 from modelsync.sync.runner import AppliedRun
 from modelsync.sync.schedule import SchedulePolicy
 from modelsync.sync.scheduler import Scheduler
-from modelsync.web.invalidation import HealthWatch, canonical_ids, run_listener
+from modelsync.web.invalidation import OFF_LOOP_IDS, HealthWatch, canonical_ids
 from modelsync.webhooks.receiver import WebhookReceiver
 from modelsync.webhooks.recorder import GroupCommitRecorder
 from modelsync.webhooks.verification import Verifications
@@ -74,6 +76,8 @@ class Services:
     """The change-log tail (:mod:`modelsync.bus`): subscribe to it for every committed change."""
     purgers: Purgers
     """The outbound purgers (:mod:`modelsync.purge`), registered on ``invalidations``."""
+    fleet: FleetPurge
+    """Claims each committed run's outbound purge (once per fleet) and hands it to ``purgers``."""
 
     @property
     def clock(self) -> Clock:
@@ -140,17 +144,69 @@ async def references_running(runtime: Runtime, run: bool) -> AsyncIterator[None]
             await asyncio.gather(task, return_exceptions=True)
 
 
-def wire_feed(
+class LocalRuns:
+    """This process's own runs invalidate its caches at once, at their commit (the runner's first
+    listener), and only here: the change feed then applies the rest of each batch (other
+    processes' runs, health, prunes) without invalidating these runs again. Outbound purges of
+    every run, this process's included, go through the feed's :class:`FleetPurge` (once per
+    fleet)."""
+
+    def __init__(self, invalidations: Invalidations) -> None:
+        self._invalidations = invalidations
+        self.feed: ChangeFeed | None = None
+        """The change feed, once started (:func:`wire_feed` sets it)."""
+        self._applied: set[int] = set()
+
+    async def invalidate(self, applied: AppliedRun) -> None:
+        """The runner's listener: invalidate the run here (unless the feed read it first; the
+        applied version is the feed's to advance)."""
+        version = applied.result.catalog_version
+        feed = self.feed
+        if feed is None or feed.applied_version < version:
+            await self._apply(applied, version)
+
+    async def _apply(self, applied: AppliedRun, version: int) -> None:
+        self._applied.add(version)
+        plan, presence = applied.plan, applied.presence_changed
+        if len(plan.changes) + len(presence) > OFF_LOOP_IDS:  # 50,000 ids: off the loop
+            invalidation = await asyncio.to_thread(for_run, plan, presence)
+        else:
+            invalidation = for_run(plan, presence)
+        reason = f"sync {applied.gateway} v{applied.result.gateway_version}"
+        await self._invalidations.apply(invalidation, reason=reason, purge=False)
+
+    def rest(self, batch: FeedBatch) -> FeedBatch:
+        """The part of a feed batch this process has not invalidated yet (forgetting the runs
+        the feed has now passed)."""
+        versions = batch.versions
+        mine = versions & self._applied
+        self._applied.difference_update(
+            v for v in list(self._applied) if v <= batch.catalog_version
+        )
+        return batch.only(versions - mine, rest=True) if mine else batch
+
+
+def wire_feed(  # noqa: PLR0917 - the composition root's parts
     feed: ChangeFeed,
     runtime: Runtime,
     invalidations: Invalidations,
     purgers: Purgers,
     applied_version: AppliedVersion,
-) -> None:
+    local: LocalRuns,
+) -> FleetPurge:
     """This process's runs wake the feed (fanned out at once, not at the next poll); every
-    batch of the log, whoever committed it (another process, another server), invalidates the
-    cache and reaches the purgers (registered on the hub and started here) and the outbox
-    (this process's own runs again: harmless)."""
+    batch of the log, whoever committed it (another process, another server), invalidates what
+    this process has not invalidated yet (its own runs were, by ``local``), reaches the outbound
+    purgers once per fleet (the returned :class:`FleetPurge` claims each run) and wakes the
+    outbox."""
+    local.feed = feed
+    applied_version.advance(feed.applied_version)  # its start: nothing cached before it
+    store = runtime.store if isinstance(runtime.store, SqlStore) else None
+    fleet = FleetPurge(
+        lambda invalidation, reason: invalidations.purge(invalidation, reason=reason),
+        store,
+        runtime.clock,
+    )
 
     async def wake_feed(applied: AppliedRun) -> None:
         if applied.plan.missing:  # its marks are read back from the store
@@ -162,14 +218,17 @@ def wire_feed(
         if batch.changes:
             purgers.changed()
         reason = f"change log v{batch.catalog_version}"
-        await invalidations.apply(batch.invalidation(), reason=reason)
+        await invalidations.apply(local.rest(batch).invalidation(), reason=reason, purge=False)
         applied_version.advance(batch.catalog_version)  # others' runs too, once invalidated
+        if invalidations.purgers:
+            fleet.offer(batch)
 
     for name, enqueue in purgers.enqueuers().items():
         invalidations.add_purger(name, enqueue)
     runtime.runner.add_listener(wake_feed)
     feed.add_listener(tail_invalidates)
     purgers.start()
+    return fleet
 
 
 @asynccontextmanager
@@ -228,7 +287,8 @@ async def _open_services(
 
         cache = response_cache(settings, clock, manifest)
         invalidations = Invalidations(manifest, cache.backend)
-        runtime.runner.add_listener(run_listener(invalidations))
+        local = LocalRuns(invalidations)  # the runner's first listener
+        runtime.runner.add_listener(local.invalidate)
         health = HealthWatch(
             invalidations, runtime.store, breaker_threshold=settings.scheduler.breaker_threshold
         )
@@ -281,8 +341,7 @@ async def _open_services(
             expire_after_s=settings.process.expire_after_s,
         )
         feed = await stack.enter_async_context(open_feed(runtime.store, settings))
-        applied_version.advance(feed.applied_version)  # its start: nothing cached before it
-        wire_feed(feed, runtime, invalidations, purgers, applied_version)
+        fleet = wire_feed(feed, runtime, invalidations, purgers, applied_version, local)
         services = Services(
             settings,
             runtime,
@@ -299,6 +358,7 @@ async def _open_services(
             analytics,
             feed,
             purgers,
+            fleet,
         )
         await health.start()
         await stack.enter_async_context(references_running(runtime, run_scheduler))
@@ -316,6 +376,7 @@ async def _open_services(
             await heartbeat.stop()
             await scheduler.stop()
             await recorder.aclose()
+            await fleet.drain()
             await purgers.stop()
             offload.close()
             await health.drain()
