@@ -159,7 +159,7 @@ async def test_status_reads_each_last_run_through_an_index(
 ) -> None:
     """GET /api/sync/status finds each gateway's newest run by one index descent, never by
     scanning the runs (a query per gateway is what it replaced)."""
-    read = (queries.gateway_statuses(named=False), {})
+    read = (queries.gateway_statuses(named=False, dialect=catalog.flags.name), {})
     if backend == "sqlite":
         plan = await sqlite_plan(catalog, *read)
         assert "SEARCH sync_runs USING COVERING INDEX ix_sync_runs_gateway_id" in plan, plan

@@ -40,6 +40,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    true,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -309,18 +310,33 @@ LAST_RUN_ID = (
 """A gateway's newest run: one descent of ``ix_sync_runs_gateway_id`` per gateway."""
 
 
+LATERAL_LAST_RUN = (
+    select(sync_runs)
+    .where(sync_runs.c.gateway == gateways.c.name)
+    .order_by(sync_runs.c.id.desc())
+    .limit(1)
+    .lateral("last_run")
+)
+"""PostgreSQL's form of :data:`LAST_RUN`: a lateral join reads each gateway's newest run in
+one backward descent of ``ix_sync_runs_gateway_id``, walking the gateways in name order (the
+correlated ``max()`` above was planned as a hash join evaluating it twice per gateway, then a
+sort: 28 ms for 1,000 gateways)."""
+
+
 @cache
-def gateway_statuses(named: bool) -> Select[Any]:
+def gateway_statuses(named: bool, dialect: str = "sqlite") -> Select[Any]:
     """The catalog version, then every gateway (or the one named ``p_gateway``) by name as
     :class:`ServedGateway`'s fields, its last run's null when it never ran: one statement."""
     fields = ServedGateway._fields
     state = [gateways.c[name] for name in fields if not name.startswith("run_")]
-    run = [LAST_RUN.c[name.removeprefix("run_")] for name in fields if name.startswith("run_")]
-    statement = (
-        select(CATALOG_VERSION, *state, *run)
-        .select_from(gateways.outerjoin(LAST_RUN, LAST_RUN.c.id == LAST_RUN_ID))
-        .order_by(gateways.c.name)
+    last = LATERAL_LAST_RUN if dialect == "postgresql" else LAST_RUN
+    run = [last.c[name.removeprefix("run_")] for name in fields if name.startswith("run_")]
+    joined = (
+        gateways.outerjoin(LATERAL_LAST_RUN, true())
+        if dialect == "postgresql"
+        else gateways.outerjoin(LAST_RUN, LAST_RUN.c.id == LAST_RUN_ID)
     )
+    statement = select(CATALOG_VERSION, *state, *run).select_from(joined).order_by(gateways.c.name)
     if named:
         statement = statement.where(gateways.c.name == bindparam("p_gateway"))
     return statement

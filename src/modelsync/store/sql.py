@@ -455,7 +455,7 @@ class SqlStore(Store):
             return [rows.run_from_row(row) for row in found]
 
     async def gateway_statuses(self, gateway: str | None = None) -> ServedStatuses:
-        statement = queries.gateway_statuses(named=gateway is not None)
+        statement = queries.gateway_statuses(gateway is not None, self.flags.name)
         found = await self.database.fetch(
             statement, {"p_gateway": gateway}, action="read gateway statuses"
         )
