@@ -309,11 +309,12 @@ class ChangeFeed:
         try:
             while True:
                 interval = self._notified_poll_s if self.listening else self._poll_s
+                woken = False
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), interval)
+                    woken = await asyncio.wait_for(self._wake.wait(), interval)
                 self._wake.clear()
                 try:
-                    await self.catch_up()
+                    await self.catch_up(expect=woken)
                 except (StoreError, OSError):
                     self._streaks.failed("catch_up", "feed.catch_up_failed", exc_info=True)
                 else:
@@ -324,24 +325,37 @@ class ChangeFeed:
                 with suppress(asyncio.CancelledError):
                     await listen_task
 
-    async def catch_up(self) -> FeedBatch | None:
-        """Read everything after the cursor and fan it out; the batch (``None``: nothing new)."""
+    async def catch_up(self, *, expect: bool = False) -> FeedBatch | None:
+        """Read everything after the cursor and fan it out; the batch (``None``: nothing new).
+
+        ``expect``: woken (a notification, a run of this process), so something is probably
+        new: the log's bounds and its first page are read at once, not one after the other
+        (an idle poll reads the bounds alone, and the page only when they moved)."""
         async with self._lock:
-            version, newest, oldest = await self._source.bounds()
+            records: list[ChangeRecord] = []
+            after = self.last_seq
+            if expect:
+                (version, newest, oldest), page = await asyncio.gather(
+                    self._source.bounds(), self._source.changes_after(after)
+                )
+            else:
+                version, newest, oldest = await self._source.bounds()
+                moved = newest > after or version > self.applied_version
+                page = await self._source.changes_after(after) if moved else []
+            while page:
+                records.extend(page)
+                after = page[-1].seq
+                if len(page) < PAGE and after >= newest:
+                    break
+                page = await self._source.changes_after(after)
             # the oldest seq rose, or the log emptied: retention pruned changes
             pruned = self.oldest_kept > 0 and (oldest == 0 or oldest > self.oldest_kept)
             self.oldest_kept = oldest
-            records: list[ChangeRecord] = []
-            after = self.last_seq
-            while newest > self.last_seq or version > self.applied_version:
-                page = await self._source.changes_after(after)
-                records.extend(page)
-                if len(page) < PAGE:
-                    break
-                after = page[-1].seq
             applied = max([version, self.applied_version, *(r.catalog_version for r in records)])
-            missing = await self._source.missing_between(self.applied_version, applied)
-            health = await self._source.health()
+            missing, health = await asyncio.gather(
+                self._source.missing_between(self.applied_version, applied),
+                self._source.health(),
+            )
             batch = FeedBatch(
                 applied, tuple(records), missing, health_changes(self._health, health), pruned
             )
