@@ -42,6 +42,9 @@ from modelsync.store.sql import SqlStore
 from modelsync.sync.runner import SyncRunner
 
 UPSTREAM = "http://sim"
+CPU: dict[str, list[float]] = {"first": [], "second": []}
+"""This process's CPU seconds per timed sync (simulator included): steadier than wall time on a
+loaded machine (single-mode runs only)."""
 LITELLM_URL = (
     "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json"
 )
@@ -96,14 +99,16 @@ async def one(folder: Path, *, references: bool = False) -> tuple[float, float, 
             )
             if references:
                 await with_references(runner, store, gateways)
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             first = await runner.run_many(names, trigger=ChangeSource.MANUAL)
             first_s = time.perf_counter() - began
+            CPU["first"].append(time.process_time() - cpu)
             for name in names:
                 await admin.post("/_admin/mutate", json={"gateway": name, "op": "reprice"})
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             await runner.run_many(names, trigger=ChangeSource.MANUAL)
             second_s = time.perf_counter() - began
+            CPU["second"].append(time.process_time() - cpu)
         return first_s, second_s, sum(summary.total_models for summary in first)
     finally:
         await store.close()
@@ -142,6 +147,9 @@ def main() -> None:
         print(
             f"  second sync all (a reprice everywhere):  median {statistics.median(seconds):.3f} s"
         )
+    if not args.compare:
+        first_cpu, second_cpu = statistics.median(CPU["first"]), statistics.median(CPU["second"])
+        print(f"  CPU seconds: first median {first_cpu:.3f}, second median {second_cpu:.3f}")
     if args.compare:
         (f0, s0, _), (f1, s1, _) = results[False], results[True]
         first = statistics.median(f1) / statistics.median(f0)
