@@ -217,8 +217,10 @@ def wire_feed(  # noqa: PLR0917 - the composition root's parts
     async def tail_invalidates(batch: FeedBatch) -> None:
         if batch.changes:
             purgers.changed()
-        reason = f"change log v{batch.catalog_version}"
-        await invalidations.apply(local.rest(batch).invalidation(), reason=reason, purge=False)
+        rest = local.rest(batch).invalidation()
+        if not rest.is_empty:  # this process's own run: invalidated at its commit already
+            reason = f"change log v{batch.catalog_version}"
+            await invalidations.apply(rest, reason=reason, purge=False)
         applied_version.advance(batch.catalog_version)  # others' runs too, once invalidated
         if invalidations.purgers:
             fleet.offer(batch)
