@@ -1,7 +1,7 @@
 """The invalidation sources of a serving process (issue 8 item 2), wired to its hub.
 
-* :func:`run_listener`: every applied run drops its changes' tags, the models it marked
-  ``missing`` (or brought back from it), the change history and the status.
+* :data:`OFF_LOOP_IDS`: how big a run's invalidation is before its tags are computed off the
+  loop (the service's :class:`~modelsync.web.services.LocalRuns` invalidates its own runs).
 * :class:`HealthWatch`: every run started or ended in this process drops the status; a gateway
   whose health moves (ok -> degraded -> failing, the breaker opening, the recovery) drops the
   gateway-status rule of DESIGN section 7.
@@ -18,11 +18,11 @@ from typing import Any
 import structlog
 
 from modelsync.cache.hub import Invalidations
-from modelsync.cache.tags import for_gateway_status, for_run, for_sync_status
+from modelsync.cache.tags import for_gateway_status, for_sync_status
 from modelsync.errors import StoreError
 from modelsync.store.base import Store
 from modelsync.sync.health import StatusFields, gateway_health
-from modelsync.sync.runner import AppliedRun, Listener, SyncRunner
+from modelsync.sync.runner import SyncRunner
 
 log = structlog.get_logger("modelsync.cache")
 
@@ -37,21 +37,6 @@ def health_key(state: StatusFields, *, breaker_threshold: int) -> HealthKey:
     """PURE: what of a gateway's state the gateway-status invalidation follows."""
     health = gateway_health(state, failing_after=breaker_threshold)
     return health.value, state.consecutive_failures >= breaker_threshold
-
-
-def run_listener(hub: Invalidations) -> Listener:
-    """The runner listener that invalidates what an applied run changed."""
-
-    async def invalidate(applied: AppliedRun) -> None:
-        reason = f"sync {applied.gateway} v{applied.result.gateway_version}"
-        plan, presence = applied.plan, applied.presence_changed
-        if len(plan.changes) + len(presence) > OFF_LOOP_IDS:  # 50,000 ids: off the loop
-            invalidation = await asyncio.to_thread(for_run, plan, presence)
-        else:
-            invalidation = for_run(plan, presence)
-        await hub.apply(invalidation, reason=reason)
-
-    return invalidate
 
 
 class HealthWatch:
