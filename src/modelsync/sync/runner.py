@@ -701,11 +701,6 @@ class SyncRunner:
             self._log_run(state, failed, None)
             return _summary(failed, began, self._clock, warnings=attempt.warnings)
         presence = _presence_changed(attempt.previous, attempt.plan)
-        if attempt.snapshot is not None and attempt.previous is not None:
-            entries = await self._offload.call(
-                remember, attempt.previous, attempt.plan, attempt.snapshot
-            )
-            self._memos[name] = _Memo(result.gateway_version, entries)
         self._log_run(
             state,
             record,
@@ -714,10 +709,16 @@ class SyncRunner:
             result=result,
             warnings=attempt.warnings,
         )
-        if attempt.plan is not None:
+        if attempt.plan is not None:  # the listeners first: caches go fresh before the memo
             await self._notify(
                 AppliedRun(name, attempt.plan, result, record.trigger, presence_changed=presence)
             )
+        if attempt.snapshot is not None and attempt.previous is not None:
+            # a run of this gateway started meanwhile sees another version and reads the store
+            entries = await self._offload.call(
+                remember, attempt.previous, attempt.plan, attempt.snapshot
+            )
+            self._memos[name] = _Memo(result.gateway_version, entries)
         return _summary(
             record,
             began,
