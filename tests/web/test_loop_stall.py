@@ -103,9 +103,10 @@ async def test_healthz_answers_quickly_while_a_big_gateway_syncs(tmp_path: Path)
     assert during, "no answer at all while syncing"
     # answers kept coming all along (a stalled loop answers a handful in a long sync) ...
     assert len(during) >= duration_s(summary) * 10, (len(during), summary.duration_ms)
-    # ... and quickly: p99 under 250 ms, none over 2 s (measured: p99 ~ 40 ms under load 10)
+    # ... and quickly: p99 under 500 ms, none over 2 s (measured: p99 ~ 40 ms under load 10, once
+    # 278 ms with a benchmark beside it; a stalled loop holds answers for seconds)
     print(f"p99 {percentile(during, 0.99):.1f} ms, max {max(during):.1f} ms, n {len(during)}")
-    assert percentile(during, 0.99) < 250, sorted(during)[-20:]
+    assert percentile(during, 0.99) < 500, sorted(during)[-20:]
     assert max(during) < 2000, sorted(during)[-20:]
 
 
