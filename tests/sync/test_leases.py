@@ -20,6 +20,7 @@ from modelsync.errors import StoreError
 from modelsync.fetch import FetchPolicy
 from modelsync.store.base import GatewayState, RunRecord
 from modelsync.store.sql import SqlStore
+from modelsync.sync.lease import LeaseKeeper
 from web.harness import eventually
 
 LATER = datetime(2031, 1, 1, tzinfo=UTC)
@@ -232,3 +233,29 @@ async def test_a_process_never_runs_one_gateway_twice_at_once(harness: Harness) 
     await harness.fault(gateway="groq", kind="slow", seconds=1, times=1)
     first, second = await asyncio.gather(runner.run("groq"), runner.run("groq"))
     assert (first.outcome, second.outcome) == (RunOutcome.CHANGED, RunOutcome.NOT_MODIFIED)
+
+
+async def test_a_renewal_while_the_bound_is_expiring_leaves_the_timeout_alone(
+    harness: Harness,
+) -> None:
+    """The deadline fired and the cancelled block is still cleaning up when the heartbeat renews:
+    the run ends with its deadline's TimeoutError, not 'Cannot change state of expiring Timeout'
+    from rescheduling an expiring bound (seen under tracemalloc's slowdown)."""
+    await harness.runner()  # registers the gateways
+    store = await harness.open_store()
+    grant = await store.acquire_lease("groq", "me", ttl_s=30)
+    assert grant is not None
+    keeper = LeaseKeeper(store, grant.lease, ttl_s=0.3, deadline_s=0.05)
+
+    async def slow_to_cancel() -> None:
+        async with keeper, keeper.bounded():
+            try:
+                await asyncio.sleep(5)
+            except asyncio.CancelledError:
+                await asyncio.sleep(0.5)  # a cleanup longer than a heartbeat (every 0.1 s)
+                raise
+
+    with pytest.raises(TimeoutError):
+        await slow_to_cancel()
+    assert keeper.stop_reason is not None
+    assert "deadline" in keeper.stop_reason

@@ -111,7 +111,9 @@ class LeaseKeeper:
             else:
                 self.lease = renewed
                 self._valid_until = sent + self._ttl_s * (1 - SAFETY_SHARE)
-            if self._timeout is not None:
+            if self._timeout is not None and not self._timeout.expired():
+                # an expiring bound (it fired; the cancelled block is still cleaning up) is
+                # final: rescheduling it raises
                 self._timeout.reschedule(self._until())
             if renewed is None:
                 return
