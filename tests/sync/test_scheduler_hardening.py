@@ -43,7 +43,8 @@ async def test_slow_gateways_never_starve_the_others(rig: Rig) -> None:
     healthy = GATEWAYS - len(HELD)
     await eventually(lambda: _count(runs_of(runtime), healthy))
     assert all(rig.transport.waiting[gateway] == 1 for gateway in HELD)
-    assert sorted(scheduler.running()) == sorted(HELD)
+    # a stored run's task still tells its listeners and builds its memo before it ends
+    await eventually(lambda: sorted(scheduler.running()) == sorted(HELD))
     for gateway in HELD:
         rig.transport.release(gateway)
     await eventually(lambda: not scheduler.running())
