@@ -42,19 +42,22 @@ from typing import Any
 import asyncpg
 import httpx
 import orjson
-from bench_reads import (
+from loadgen import (
+    BIN,
     CATALOG,
     OFFERS,
     Read,
     config_text,
     database,
+    free_port,
     load,
     measure,
     pick_model,
+    process,
     report,
     serving,
+    wait_until_up,
 )
-from loadgen import BIN, free_port, process, wait_until_up
 from sqlalchemy.engine import make_url
 
 from modelsync.cache.redis import RedisResponseCache
