@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import orjson
 import uvicorn
 
 from conftest import free_port, serving
@@ -113,3 +115,20 @@ def simulator() -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     with serving(server) as base:
         yield base
+
+
+def cli_sync(
+    upstream: str, database: str, folder: Path, gateway: str, *, exit_codes: tuple[int, ...] = (0,)
+) -> dict[str, Any]:
+    """``modelsync sync <gateway> --json`` in a process of its own (one attempt per request);
+    its report, once its exit code is one of ``exit_codes``."""
+    env = clean_environment(
+        MODELSYNC_UPSTREAM=upstream, MODELSYNC_DATABASE_URL=database, MODELSYNC_HTTP__ATTEMPTS="1"
+    )
+    done = subprocess.run(
+        [str(BIN / "modelsync"), "sync", gateway, "--json"],
+        cwd=folder, env=env, capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode in exit_codes, done.stderr.decode()
+    report: dict[str, Any] = orjson.loads(done.stdout)
+    return report

@@ -5,7 +5,6 @@ outside the server drops the cached change history (its oldest changes are gone)
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -14,14 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
 from modelsync.config import load_settings
 from modelsync.runtime import open_runtime
 from modelsync.store.base import RetentionPolicy
 from modelsync.web.app import create_app
-from service_process import BIN, clean_environment, simulator
+from service_process import cli_sync, simulator
 from store.conftest import BACKENDS, private_database
 
 pytestmark = pytest.mark.timeout(120)
@@ -37,19 +35,6 @@ def upstream() -> Iterator[str]:
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with private_database(request.param, tmp_path) as url:
         yield url
-
-
-def cli_sync(upstream: str, database: str, folder: Path, gateway: str) -> dict[str, Any]:
-    env = clean_environment(
-        MODELSYNC_UPSTREAM=upstream, MODELSYNC_DATABASE_URL=database, MODELSYNC_HTTP__ATTEMPTS="1"
-    )
-    done = subprocess.run(
-        [str(BIN / "modelsync"), "sync", gateway, "--json"],
-        cwd=folder, env=env, capture_output=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr.decode()
-    report: dict[str, Any] = orjson.loads(done.stdout)
-    return report
 
 
 @asynccontextmanager

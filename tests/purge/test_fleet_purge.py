@@ -10,7 +10,6 @@ invalidates each run's models once.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -25,7 +24,7 @@ from modelsync.config import load_settings
 from modelsync.domain import ChangeSource
 from modelsync.web.services import Services, open_services
 from purge.recorder import Recorder, recording_server
-from service_process import BIN, clean_environment, simulator
+from service_process import cli_sync, simulator
 from store.conftest import BACKENDS, private_database
 
 pytestmark = pytest.mark.timeout(180)
@@ -54,20 +53,6 @@ def recorder() -> Iterator[Recorder]:
 def sim_admin(upstream: str, path: str, body: dict[str, Any] | None = None) -> None:
     response = httpx.post(upstream + path, json=body, timeout=5)
     assert response.status_code == 200, response.text
-
-
-def cli_sync(upstream: str, database: str, folder: Path, gateway: str) -> dict[str, Any]:
-    """``modelsync sync <gateway> --json`` in a process of its own; its report."""
-    env = clean_environment(
-        MODELSYNC_UPSTREAM=upstream, MODELSYNC_DATABASE_URL=database, MODELSYNC_HTTP__ATTEMPTS="1"
-    )
-    done = subprocess.run(
-        [str(BIN / "modelsync"), "sync", gateway, "--json"],
-        cwd=folder, env=env, capture_output=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr.decode()
-    report: dict[str, Any] = orjson.loads(done.stdout)
-    return report
 
 
 @asynccontextmanager
