@@ -1,7 +1,9 @@
 """The ``modelsync`` command and the front end's ``sync-models`` / ``model-sync-status``.
 
 Nothing of the command line is imported until a command needs it: ``modelsync --help`` and
-``modelsync --version`` are answered by :mod:`modelsync.cli.quick` alone (issue 12 item 5).
+``modelsync --version`` are answered by :mod:`modelsync.cli.quick` alone, and ``modelsync status``
+on a SQLite database at head by :mod:`modelsync.cli.quick_status` (issue 12 item 5); anything
+they are not sure of goes to the typer app.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ def main() -> None:
     if answer is not None:
         sys.stdout.write(answer)
         return
+    if sys.argv[1:2] == ["status"] and _quick_status(sys.argv[1:]):
+        return
     from modelsync.cli.app import main as app_main
 
     app_main()
@@ -34,9 +38,17 @@ def sync_models_main() -> None:
 
 def model_sync_status_main() -> None:
     """``model-sync-status``: the front end's name for ``modelsync status``."""
+    if _quick_status(["status", *sys.argv[1:]]):
+        return
     from modelsync.cli.app import model_sync_status_main as run
 
     run()
+
+
+def _quick_status(args: list[str]) -> bool:
+    from modelsync.cli.quick_status import run_quick_status
+
+    return run_quick_status(args)
 
 
 def __getattr__(name: str) -> Any:

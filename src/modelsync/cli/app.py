@@ -16,11 +16,11 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import orjson
 import typer
 from rich.console import Console
 
 from modelsync.cli.quick import version_line
+from modelsync.cli.status_view import emit_json, show_status
 from modelsync.config import Settings, find_gateway, load_settings, resolve_gateways
 from modelsync.errors import ConfigError, ModelsyncError
 from modelsync.limits import CHANGES_PAGE, MODELS_PAGE, UNMATCHED_PAGE
@@ -131,10 +131,6 @@ def _admin_token(settings: Settings) -> str | None:
     return settings.admin_token.get_secret_value() if settings.admin_token else None
 
 
-def _emit_json(data: Any) -> None:
-    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
 def _selected(settings: Settings, gateway: str) -> list[str]:
     gateways = resolve_gateways(settings)
     if gateway.strip().lower() == "all":
@@ -162,7 +158,7 @@ def sync(
         names = _guard(lambda: _selected(settings, gateway))
         report = _run(run_sync(settings, names, full=full, console=None if json else out))
     if json:
-        _emit_json(report.to_json())
+        emit_json(report.to_json())
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -173,7 +169,7 @@ def status(
     remote: RemoteOption = None,
 ) -> None:
     """Show every gateway's health, schedule and last outcome."""
-    from modelsync.cli.views import read_processes, read_status, render_processes, render_status
+    from modelsync.cli.views import read_processes, read_status
 
     settings = _settings()
     processes = None
@@ -186,14 +182,7 @@ def status(
         names = _guard(lambda: _selected(settings, gateway) if gateway else None)
         rows = _run(read_status(settings, names))
         processes = _run(read_processes(settings))
-    if json:
-        _emit_json(
-            {"gateways": rows} if processes is None else {"gateways": rows, "processes": processes}
-        )
-    else:
-        render_status(out, rows)
-        if processes is not None:
-            render_processes(out, processes)
+    show_status(rows, processes, json=json, console=out)
 
 
 KINDS = ("added", "updated", "removed", "restored", "quarantined")
@@ -262,7 +251,7 @@ def changes(
             )
         )
     if json:
-        _emit_json(page)
+        emit_json(page)
     else:
         render_changes(out, page)
 
@@ -337,7 +326,7 @@ def invalidate(
     else:
         answer = _run(invalidate_here(settings, request))
     if json:
-        _emit_json(answer)
+        emit_json(answer)
     else:
         render_invalidation(out, answer)
 
@@ -385,7 +374,7 @@ def models(
             read_models(settings, gateway=name, unmatched=unmatched, limit=limit, offset=offset)
         )
     if json:
-        _emit_json(page)
+        emit_json(page)
     elif unmatched:
         render_unmatched(out, page)
     else:
@@ -457,7 +446,7 @@ def config_check(json: JsonOption = False) -> None:
     settings = _settings()
     report = resolved_config(settings)
     if json:
-        _emit_json(report)
+        emit_json(report)
     else:
         render_config(out, report)
 

@@ -1,28 +1,26 @@
-"""``modelsync status`` and ``modelsync changes``: read the store, render for people or machines."""
+"""``modelsync status`` and ``modelsync changes``: read the store, render for people or machines.
+
+``status``'s rendering lives in :mod:`modelsync.cli.status_view`, shared with its quick path."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
-from modelsync.config import ResolvedGateway, Settings, resolve_gateways
+from modelsync.cli.status_view import (
+    every,
+    registered,
+    relative,
+    render_processes,
+    render_status,
+)
+from modelsync.config import Settings, resolve_gateways
 from modelsync.store import create_store
-from modelsync.store.base import ALL_CHANGES, ChangeSelection, GatewayState
+from modelsync.store.base import ALL_CHANGES, ChangeSelection
 from modelsync.sync.changes import change_page
-from modelsync.sync.health import status_json
-from modelsync.sync.processes import process_json
-
-HEALTH_STYLE = {
-    "pending": "cyan",
-    "ok": "green",
-    "degraded": "yellow",
-    "failing": "bold red",
-    "disabled": "dim",
-}
+from modelsync.sync.health import process_json, status_json
 
 
 async def read_status(settings: Settings, names: Sequence[str] | None) -> list[dict[str, Any]]:
@@ -46,25 +44,6 @@ async def read_status(settings: Settings, names: Sequence[str] | None) -> list[d
     return [status_json(state, failing_after=failing_after) for state in states]
 
 
-def registered(
-    states: Sequence[GatewayState],
-    gateways: dict[str, ResolvedGateway],
-    names: Sequence[str] | None,
-) -> bool:
-    """PURE: the rows are those the configuration would register (names, tier, interval, on/off
-    and why)."""
-    wanted = set(gateways) if names is None else set(names)
-    rows = {state.name: state for state in states}
-    if not wanted <= set(rows):
-        return False
-    return all(
-        (row.tier, row.interval_s, row.enabled, row.disabled_reason)
-        == (gateway.spec.tier.value, gateway.interval_s, gateway.enabled, gateway.disabled_reason)
-        for name, row in rows.items()
-        if (gateway := gateways.get(name)) is not None and name in wanted
-    )
-
-
 async def read_processes(settings: Settings) -> list[dict[str, Any]]:
     """The serving processes in the store's registry (``"processes"`` of the status API)."""
     fleet = settings.process
@@ -80,90 +59,8 @@ async def read_processes(settings: Settings) -> list[dict[str, Any]]:
     ]
 
 
-def render_processes(console: Console, rows: Sequence[dict[str, Any]]) -> None:
-    """The fleet under the gateways' table: one line per serving process."""
-    if not rows:
-        console.print("[dim]no serving process (modelsync serve) is registered[/]")
-        return
-    now = datetime.now(UTC)
-    table = Table(box=None, pad_edge=False, expand=False)
-    for column in ("process", "host", "pid", "applied", "seen", "state"):
-        table.add_column(column, no_wrap=True)
-    for row in rows:
-        state = (
-            f"[bold red]lagging ({row['behind_s']:.0f}s)[/]" if row["lagging"] else "[green]ok[/]"
-        )
-        table.add_row(
-            row["id"],
-            row["host"],
-            str(row["pid"]),
-            str(row["applied_version"]),
-            relative(row["last_seen_at"], now),
-            state,
-        )
-    console.print(table)
-
-
 def _when(value: str | None) -> str:
     return value.replace("T", " ")[:19] if value else "—"
-
-
-def relative(value: str | None, now: datetime) -> str:
-    """``"3m ago"``, ``"in 2h"``, ``"—"``: times as a person scanning a table wants them."""
-    if not value:
-        return "—"
-    seconds = (datetime.fromisoformat(value) - now).total_seconds()
-    amount = abs(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if amount >= size:
-            text = f"{int(amount // size)}{unit}"
-            break
-    else:
-        text = f"{int(amount)}s"
-    return f"in {text}" if seconds > 0 else f"{text} ago"
-
-
-def every(seconds: int) -> str:
-    """PURE: an interval as a person reads it: ``45s``, ``20m``, ``4h``, ``1h30m``."""
-    if seconds < 60:
-        return f"{seconds}s"
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = (
-        f"{hours}h" if hours else "",
-        f"{minutes}m" if minutes else "",
-        f"{secs}s" if secs else "",
-    )
-    return "".join(parts)
-
-
-def _last_error(row: dict[str, Any]) -> str:
-    """The last error, and how many entries are quarantined (``--json`` names each)."""
-    held = row.get("quarantined") or ()
-    note = f"{len(held)} entries quarantined" if held else ""
-    return "; ".join(part for part in (row["last_error"] or "", note) if part)
-
-
-def render_status(console: Console, rows: Sequence[dict[str, Any]]) -> None:
-    now = datetime.now(UTC)
-    table = Table(box=None, pad_edge=False, expand=False)
-    for column in ("gateway", "status", "every", "models", "last ok", "next", "fails"):
-        table.add_column(column, no_wrap=True, justify="right" if column in {"models", "fails"}
-                         else "left")  # fmt: skip
-    table.add_column("last error", overflow="fold")
-    for row in rows:
-        style = HEALTH_STYLE[row["status"]]
-        table.add_row(
-            row["gateway"],
-            f"[{style}]{row['status']}[/]",
-            every(row["interval_s"]),
-            str(row["model_count"]),
-            relative(row["last_success_at"], now),
-            relative(row["next_run_at"], now),
-            str(row["consecutive_failures"]),
-            _last_error(row),
-        )
-    console.print(table)
 
 
 async def read_changes(
@@ -185,6 +82,19 @@ async def read_changes(
         changes = [record.to_json() for record in records]
         return await change_page(runtime.store, changes, since=since)
 
+
+__all__ = [
+    "every",
+    "field_lines",
+    "read_changes",
+    "read_processes",
+    "read_status",
+    "registered",
+    "relative",
+    "render_changes",
+    "render_processes",
+    "render_status",
+]
 
 PRICE_UNITS = {"image": "USD per image", "request": "USD per request"}
 """Price fields whose unit is not USD per 1M tokens."""

@@ -1,9 +1,9 @@
-"""PURE: a gateway's health, and its status as the CLI and the API report it."""
+"""PURE: a gateway's health, and its status and the fleet's as the CLI and the API report them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -42,6 +42,33 @@ class StatusFields(Protocol):
     def model_count(self) -> int: ...
     @property
     def version(self) -> int: ...
+
+
+class ProcessFields(Protocol):
+    """What the fleet's status shows of a serving process: a
+    :class:`~modelsync.store.base.ProcessRow` has it (with the database's now and catalog
+    version), and so has the quick ``modelsync status``'s row (``cli/quick_status.py``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def pid(self) -> int: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def started_at(self) -> datetime: ...
+    @property
+    def last_seen_at(self) -> datetime: ...
+    @property
+    def applied_version(self) -> int: ...
+    @property
+    def behind_since(self) -> datetime | None: ...
+    @property
+    def now(self) -> datetime: ...
+    @property
+    def catalog_version(self) -> int: ...
 
 
 def gateway_health(state: StatusFields, *, failing_after: int) -> GatewayHealth:
@@ -107,3 +134,29 @@ def status_json(state: StatusFields, *, failing_after: int) -> dict[str, Any]:
 def quarantine_json(quarantined: Mapping[str, str] | None) -> list[dict[str, str]]:
     """Quarantined entries as the API and ``--json`` show them: ``[{"id", "reason"}]``."""
     return [{"id": key, "reason": reason} for key, reason in (quarantined or {}).items()]
+
+
+def lagging(row: ProcessFields, *, threshold_s: float, heartbeat_s: float) -> bool:
+    """PURE: behind the store's catalog version for longer than ``threshold_s``, or silent for
+    more than two heartbeats (still listed, not yet expired, but not reporting)."""
+    if row.now - row.last_seen_at > timedelta(seconds=2 * heartbeat_s + 1):
+        return True
+    if row.applied_version >= row.catalog_version or row.behind_since is None:
+        return False
+    return row.now - row.behind_since > timedelta(seconds=threshold_s)
+
+
+def process_json(row: ProcessFields, *, threshold_s: float, heartbeat_s: float) -> dict[str, Any]:
+    """PURE: one process as ``/api/sync/status`` and ``modelsync status`` show it."""
+    behind = (row.now - row.behind_since).total_seconds() if row.behind_since else 0.0
+    return {
+        "id": row.id,
+        "host": row.host,
+        "pid": row.pid,
+        "version": row.version,
+        "started_at": row.started_at.isoformat(),
+        "applied_version": row.applied_version,
+        "last_seen_at": row.last_seen_at.isoformat(),
+        "behind_s": round(max(0.0, behind), 3),
+        "lagging": lagging(row, threshold_s=threshold_s, heartbeat_s=heartbeat_s),
+    }

@@ -9,7 +9,7 @@ last heartbeat: the status read itself stays one statement).
 
 A process has *applied* a catalog version when its caches were invalidated for every change up
 to it: its own runs advance it as they commit, and so does the change-log tail that follows other
-processes' commits. :func:`lagging` says when being behind is a problem.
+processes' commits. :func:`~modelsync.sync.health.lagging` says when being behind is a problem.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import contextlib
 import os
 import socket
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 import structlog
 
@@ -30,6 +29,9 @@ from modelsync.errors import StoreError
 from modelsync.observability import FailureStreaks
 from modelsync.observability.metrics import Metrics
 from modelsync.store.base import GatewayState, ProcessBeat, ProcessRow, Store
+from modelsync.sync.health import lagging, process_json
+
+__all__ = ["AppliedVersion", "ProcessHeartbeat", "lagging", "process_json"]
 from modelsync.sync.schedule import BreakerState
 
 log = structlog.get_logger("modelsync.processes")
@@ -43,32 +45,6 @@ class AppliedVersion:
 
     def advance(self, version: int) -> None:
         self.version = max(self.version, version)
-
-
-def lagging(row: ProcessRow, *, threshold_s: float, heartbeat_s: float) -> bool:
-    """PURE: behind the store's catalog version for longer than ``threshold_s``, or silent for
-    more than two heartbeats (still listed, not yet expired, but not reporting)."""
-    if row.now - row.last_seen_at > timedelta(seconds=2 * heartbeat_s + 1):
-        return True
-    if row.applied_version >= row.catalog_version or row.behind_since is None:
-        return False
-    return row.now - row.behind_since > timedelta(seconds=threshold_s)
-
-
-def process_json(row: ProcessRow, *, threshold_s: float, heartbeat_s: float) -> dict[str, Any]:
-    """PURE: one process as ``/api/sync/status`` and ``modelsync status`` show it."""
-    behind = (row.now - row.behind_since).total_seconds() if row.behind_since else 0.0
-    return {
-        "id": row.id,
-        "host": row.host,
-        "pid": row.pid,
-        "version": row.version,
-        "started_at": row.started_at.isoformat(),
-        "applied_version": row.applied_version,
-        "last_seen_at": row.last_seen_at.isoformat(),
-        "behind_s": round(max(0.0, behind), 3),
-        "lagging": lagging(row, threshold_s=threshold_s, heartbeat_s=heartbeat_s),
-    }
 
 
 class ProcessHeartbeat:
