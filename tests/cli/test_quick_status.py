@@ -35,7 +35,8 @@ FROZEN = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 UPSTREAM = "http://127.0.0.1:9/unused"
 """The upstream the settings name while reading (nothing is fetched); the sync's is the same
 simulator's, whose URL is in the module's settings as well: see :func:`settings`."""
-HEAVY = ("sqlalchemy", "aiosqlite", "alembic", "structlog", "typer", "httpx", "fastapi")
+HEAVY = ("sqlalchemy", "aiosqlite", "alembic", "structlog", "typer", "httpx", "fastapi", "rich")
+"""Not one of them for `status --json` (rich draws the table alone)."""
 
 IMPORTS_AFTER_STATUS = """
 import sys

@@ -329,11 +329,9 @@ def quick_status(args: Sequence[str]) -> Callable[[], None] | None:
     rows, processes = read
 
     def show() -> None:
-        from rich.console import Console
-
         from modelsync.cli.status_view import show_status
 
-        show_status(rows, processes, json=request.json, console=Console())
+        show_status(rows, processes, json=request.json)
 
     return show
 

@@ -1,6 +1,7 @@
 """``modelsync status`` for people and machines, shared by its two paths: the store's
 (``cli/views.py``) and the quick one (``cli/quick_status.py``). Light on purpose: rich and orjson,
-no store, no SQLAlchemy (issue 12 item 5)."""
+no store, no SQLAlchemy (issue 12 item 5); rich only once a table is drawn (``--json`` needs
+none)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from rich.console import Console
-from rich.table import Table
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from modelsync.config import ResolvedGateway
     from modelsync.sync.health import StatusFields
 
@@ -69,7 +71,7 @@ def render_processes(console: Console, rows: Sequence[dict[str, Any]]) -> None:
         console.print("[dim]no serving process (modelsync serve) is registered[/]")
         return
     at = now()
-    table = Table(box=None, pad_edge=False, expand=False)
+    table = _table()
     for column in ("process", "host", "pid", "applied", "seen", "state"):
         table.add_column(column, no_wrap=True)
     for row in rows:
@@ -85,6 +87,12 @@ def render_processes(console: Console, rows: Sequence[dict[str, Any]]) -> None:
             state,
         )
     console.print(table)
+
+
+def _table() -> Table:
+    from rich.table import Table
+
+    return Table(box=None, pad_edge=False, expand=False)
 
 
 def relative(value: str | None, now: datetime) -> str:
@@ -125,7 +133,7 @@ def _last_error(row: dict[str, Any]) -> str:
 
 def render_status(console: Console, rows: Sequence[dict[str, Any]]) -> None:
     at = now()
-    table = Table(box=None, pad_edge=False, expand=False)
+    table = _table()
     for column in ("gateway", "status", "every", "models", "last ok", "next", "fails"):
         table.add_column(column, no_wrap=True, justify="right" if column in {"models", "fails"}
                          else "left")  # fmt: skip
@@ -150,12 +158,16 @@ def show_status(
     processes: list[dict[str, Any]] | None,
     *,
     json: bool,
-    console: Console,
+    console: Console | None = None,
 ) -> None:
     """Print a status: the JSON document, or the gateways' table and the fleet's under it."""
     if json:
         emit_json(status_document(rows, processes))
         return
+    if console is None:
+        from rich.console import Console
+
+        console = Console()
     render_status(console, rows)
     if processes is not None:
         render_processes(console, processes)
