@@ -509,6 +509,14 @@ def resolve_gateways(settings: Settings) -> dict[str, ResolvedGateway]:
     return resolved
 
 
+def selected_gateways(gateways: Mapping[str, ResolvedGateway], name: str) -> list[str]:
+    """The names a command's GATEWAY argument selects: ``all`` of them, or the one it names
+    (by name or alias; an unknown one is :func:`find_gateway`'s ConfigError)."""
+    if name.strip().lower() == "all":
+        return list(gateways)
+    return [find_gateway(gateways, name).name]
+
+
 def find_gateway(gateways: Mapping[str, ResolvedGateway], name: str) -> ResolvedGateway:
     """A gateway by name or alias; an unknown name is a ConfigError that lists the known ones."""
     wanted = name.strip().lower()

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from modelsync.cli.quick import version_line
 from modelsync.cli.status_view import emit_json, show_status
-from modelsync.config import Settings, find_gateway, load_settings, resolve_gateways
+from modelsync.config import Settings, load_settings, resolve_gateways, selected_gateways
 from modelsync.errors import ConfigError, ModelsyncError
 from modelsync.limits import CHANGES_PAGE, MODELS_PAGE, UNMATCHED_PAGE
 from modelsync.observability import configure_logging
@@ -132,10 +132,7 @@ def _admin_token(settings: Settings) -> str | None:
 
 
 def _selected(settings: Settings, gateway: str) -> list[str]:
-    gateways = resolve_gateways(settings)
-    if gateway.strip().lower() == "all":
-        return list(gateways)
-    return [find_gateway(gateways, gateway).name]
+    return selected_gateways(resolve_gateways(settings), gateway)
 
 
 @app.command()

@@ -272,7 +272,7 @@ def read_quick_status(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
     """The status rows and the fleet's, as the store's path reads them; None when not sure."""
     from modelsync.cli.status_view import registered
-    from modelsync.config import find_gateway, load_settings, resolve_gateways
+    from modelsync.config import load_settings, resolve_gateways, selected_gateways
     from modelsync.sync.health import process_json, status_json
 
     settings = load_settings()
@@ -280,12 +280,7 @@ def read_quick_status(
     if path is None or not _writable(path) or not STATUS_SQL_FILE.is_file():
         return None
     gateways = resolve_gateways(settings)
-    names: list[str] | None = None
-    if request.gateway is not None:
-        if request.gateway.strip().lower() == "all":
-            names = list(gateways)
-        else:
-            names = [find_gateway(gateways, request.gateway).name]
+    names = None if request.gateway is None else selected_gateways(gateways, request.gateway)
     spec = orjson.loads(STATUS_SQL_FILE.read_bytes())
     reader = _Reader(path, spec)
     try:
