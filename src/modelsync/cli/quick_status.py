@@ -28,9 +28,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from modelsync.domain import RunOutcome
 
 STATUS_SQL_FILE = Path(__file__).with_name("status_sql.json")
 SQLITE_PREFIXES = ("sqlite+aiosqlite:///", "sqlite:///")
@@ -181,7 +184,7 @@ class GatewayRow:
     last_attempt_at: datetime | None
     last_success_at: datetime | None
     last_error: str | None
-    last_outcome: Any
+    last_outcome: RunOutcome | None
     consecutive_failures: int
     next_run_at: datetime | None
     quarantined: Mapping[str, str] | None
