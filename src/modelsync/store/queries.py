@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import (
     FunctionElement,
+    Integer,
     Select,
     Text,
     and_,
@@ -206,29 +207,63 @@ def search_rank(dialect: str) -> list[Any]:
 
 @cache
 def selected_models(shape: ModelShape, columns: Columns) -> Select[Any]:
-    """Models matching the shape, ranked when searched, then by gateway and canonical id."""
-    statement = select(*MODEL_COLUMNS[columns]).select_from(
-        models.join(gateways, gateways.c.name == m.gateway)
+    """Models matching the shape, ranked when searched, then by gateway and canonical id.
+
+    Without ``q`` the rows come in order from an index and the read stops at the limit. With
+    ``q`` every match is ranked, so the matches are sorted; they are ranked by row id alone
+    (``row_number()`` over the search order) and only the page's rows are read with their data,
+    in rank order: sorting the matches with their data instead (a model's JSON is about 1.3 KB)
+    cost 1.15 ms for ``q=llama`` on the models.dev catalog (308 matches), this 0.78 ms."""
+    if shape.search is not Search.NONE:
+        return _searched_models(shape, columns)
+    statement = _matching(
+        select(*MODEL_COLUMNS[columns]).select_from(
+            models.join(gateways, gateways.c.name == m.gateway)
+        ),
+        shape,
     )
-    order = [] if shape.search is Search.NONE else search_rank(shape.dialect)
+    statement = statement.order_by(m.gateway, m.model_id, m.gateway_model_id)
+    return statement.limit(bindparam("p_limit")).offset(bindparam("p_offset"))
+
+
+def _searched_models(shape: ModelShape, columns: Columns) -> Select[Any]:
+    """The searched page: matches ranked by row id, then the page's rows joined in rank order."""
+    order = [*search_rank(shape.dialect), m.gateway, m.model_id, m.gateway_model_id]
+    matches = select(m.row_id, func.row_number().over(order_by=order).label("place"))
     if shape.search is Search.INDEXED and shape.dialect == "sqlite":
-        statement = statement.join(fts, fts.c.rowid == m.row_id).where(
+        matches = matches.select_from(models.join(fts, fts.c.rowid == m.row_id)).where(
             fts.c[SEARCH_TABLE].op("MATCH")(bindparam("p_phrase"))
         )
     elif shape.search is Search.INDEXED:
-        statement = statement.where(PG_SEARCHED.ilike(bindparam("p_pattern", type_=Text)))
-    elif shape.search is Search.SCAN:
+        matches = matches.where(PG_SEARCHED.ilike(bindparam("p_pattern", type_=Text)))
+    else:
         pattern = bindparam("p_pattern", type_=Text)
         searched = (m.model_id, m.name, m.gateway_model_id)
-        statement = statement.where(or_(*(col.ilike(pattern, escape="\\") for col in searched)))
+        matches = matches.where(or_(*(col.ilike(pattern, escape="\\") for col in searched)))
+    ranked = _matching(matches, shape).subquery("ranked")
+    place = ranked.c.place
+    offset = bindparam("p_offset", type_=Integer)
+    return (
+        select(*MODEL_COLUMNS[columns])
+        .select_from(
+            ranked.join(models, m.row_id == ranked.c.row_id).join(
+                gateways, gateways.c.name == m.gateway
+            )
+        )
+        .where(place > offset, place <= offset + bindparam("p_limit", type_=Integer))
+        .order_by(place)
+    )
+
+
+def _matching(statement: Select[Any], shape: ModelShape) -> Select[Any]:
+    """``statement`` narrowed to the shape's filters (all but ``q``)."""
     if shape.gateway:
         statement = statement.where(m.gateway == bindparam("p_gateway"))
     if shape.provider:
         statement = statement.where(m.provider_slug == bindparam("p_provider"))
     if not shape.include_removed:
         statement = statement.where(m.presence != Presence.REMOVED.value)
-    statement = statement.order_by(*order, m.gateway, m.model_id, m.gateway_model_id)
-    return statement.limit(bindparam("p_limit")).offset(bindparam("p_offset"))
+    return statement
 
 
 @cache
