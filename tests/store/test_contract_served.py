@@ -161,3 +161,24 @@ async def test_search_takes_every_character_literally(
     ]
     await sync(store, "g", models, now=at(0))
     assert [m.model.id for m in await store.list_models(ModelQuery(q=q))] == expected
+
+
+async def test_status_shows_every_update_of_a_gateway(catalog: SqlStore, make_store: Any) -> None:
+    """The status read keeps each gateway's row by (name, row version, last run): an update of
+    any kind, by any process, is read at the next status; an unchanged row is the same object."""
+    writer = await make_store()  # another process, as far as the reader knows
+    before = await catalog.gateway_statuses()
+    again = await catalog.gateway_statuses()
+    assert again.keys == before.keys
+    assert [id(g) for g in again.gateways] == [id(g) for g in before.gateways]
+
+    await writer.set_next_run("fal", at(500))
+    moved = {g.name: g for g in (await catalog.gateway_statuses()).gateways}
+    assert moved["fal"].next_run_at == at(500)
+    assert moved["groq"] is {g.name: g for g in before.gateways}["groq"]
+
+    await sync(writer, "fal", [model("fal", i) for i in (3, 4, 5, 6)], now=at(600))
+    [fal] = (await catalog.gateway_statuses("fal")).gateways
+    assert fal.model_count == 4
+    assert fal.run_total_models == 4
+    assert fal.last_success_at == at(600)

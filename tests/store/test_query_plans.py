@@ -154,12 +154,21 @@ async def test_search_goes_through_the_text_index(
     assert "models_search" in {node.get("Index Name") for node in nodes}, nodes
 
 
+@pytest.mark.parametrize("part", ["keys", "rows"])
 async def test_status_reads_each_last_run_through_an_index(
-    backend: str, catalog: SqlStore, db_url: str
+    backend: str, catalog: SqlStore, db_url: str, part: str
 ) -> None:
     """GET /api/sync/status finds each gateway's newest run by one index descent, never by
-    scanning the runs (a query per gateway is what it replaced)."""
-    read = (queries.gateway_statuses(named=False, dialect=catalog.flags.name), {})
+    scanning the runs (a query per gateway is what it replaced): in the keys it reads of every
+    gateway and in the rows it reads of those whose key it has not seen."""
+    read: Read = (
+        (queries.gateway_keys(named=False), {})
+        if part == "keys"
+        else (
+            queries.gateway_statuses(catalog.flags.name),
+            {"p_names": queries.names_param(["groq", "fal"], catalog.flags.name)},
+        )
+    )
     if backend == "sqlite":
         plan = await sqlite_plan(catalog, *read)
         assert "SEARCH sync_runs USING COVERING INDEX ix_sync_runs_gateway_id" in plan, plan

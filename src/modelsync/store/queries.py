@@ -26,6 +26,7 @@ from enum import Enum
 from functools import cache
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     FunctionElement,
     Integer,
@@ -43,6 +44,7 @@ from sqlalchemy import (
     table,
     true,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -359,9 +361,22 @@ sort: 28 ms for 1,000 gateways)."""
 
 
 @cache
-def gateway_statuses(named: bool, dialect: str = "sqlite") -> Select[Any]:
-    """The catalog version, then every gateway (or the one named ``p_gateway``) by name as
-    :class:`ServedGateway`'s fields, its last run's null when it never ran: one statement."""
+@cache
+def gateway_keys(named: bool) -> Select[Any]:
+    """The catalog version, then every gateway's (or the one named ``p_gateway``'s) name, row
+    version and last run id, by name: what tells a status read which rows it has seen."""
+    statement = select(
+        CATALOG_VERSION, gateways.c.name, gateways.c.row_version, LAST_RUN_ID.label("run_id")
+    ).order_by(gateways.c.name)
+    if named:
+        statement = statement.where(gateways.c.name == bindparam("p_gateway"))
+    return statement
+
+
+@cache
+def gateway_statuses(dialect: str = "sqlite") -> Select[Any]:
+    """The gateways named in ``p_names``, by name: their row version, then
+    :class:`ServedGateway`'s fields, the last run's null when it never ran."""
     fields = ServedGateway._fields
     state = [gateways.c[name] for name in fields if not name.startswith("run_")]
     last = LATERAL_LAST_RUN if dialect == "postgresql" else LAST_RUN
@@ -371,10 +386,26 @@ def gateway_statuses(named: bool, dialect: str = "sqlite") -> Select[Any]:
         if dialect == "postgresql"
         else gateways.outerjoin(LAST_RUN, LAST_RUN.c.id == LAST_RUN_ID)
     )
-    statement = select(CATALOG_VERSION, *state, *run).select_from(joined).order_by(gateways.c.name)
-    if named:
-        statement = statement.where(gateways.c.name == bindparam("p_gateway"))
-    return statement
+    return (
+        select(gateways.c.row_version, *state, *run)
+        .select_from(joined)
+        .where(gateways.c.name.in_(_named(dialect)))
+        .order_by(gateways.c.name)
+    )
+
+
+def _named(dialect: str) -> Any:
+    """The names bound as ``p_names`` (:func:`names_param`), as the right side of an IN: the
+    read lane binds each parameter once, so a list is a JSON array on SQLite and an array on
+    PostgreSQL."""
+    if dialect == "postgresql":
+        return select(func.unnest(bindparam("p_names", type_=postgresql.ARRAY(Text))))
+    return select(literal_column("value")).select_from(func.json_each(bindparam("p_names")))
+
+
+def names_param(names: list[str], dialect: str) -> Any:
+    """``names`` as :func:`_named` binds them."""
+    return names if dialect == "postgresql" else orjson.dumps(names).decode()
 
 
 def runs(*, gateway: str | None, limit: int) -> Select[Any]:

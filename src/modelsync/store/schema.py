@@ -124,7 +124,11 @@ gateways = Table(
     Column("last_webhook", Json),
     Column("quarantined", Json),
     Column("lease_taken_from", Text),
+    Column("row_version", BigInteger, nullable=False, server_default="0"),
 )
+"""``row_version`` grows with every update of the row (a trigger keeps it: migration 0012)."""
+GATEWAY_STATE = [column for column in gateways.c if column.name != "row_version"]
+"""The columns of a :class:`~modelsync.store.base.GatewayState`."""
 
 processes = Table(
     "processes",

@@ -158,9 +158,9 @@ class SqlStore(Store):
         self._write = self.database.write
         self._read = self.database.read
         self._time_text = served.time_text_for(self.flags.name)
-        self._served_gateways: dict[tuple[Any, ...], tuple[int, ServedGateway]] = {}
-        """Each status row read, typed, by its raw row: a status of 1,000 gateways types only
-        the rows a run or a webhook changed since the last read."""
+        self._served_gateways: dict[tuple[str, int, int | None], tuple[int, ServedGateway]] = {}
+        """Each status row read, typed, by its name, row version and last run: a status of 1,000
+        gateways reads and types only the rows a run or a webhook changed since the last read."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -455,28 +455,43 @@ class SqlStore(Store):
             return [rows.run_from_row(row) for row in found]
 
     async def gateway_statuses(self, gateway: str | None = None) -> ServedStatuses:
-        statement = queries.gateway_statuses(gateway is not None, self.flags.name)
         found = await self.database.fetch(
-            statement, {"p_gateway": gateway}, action="read gateway statuses"
+            queries.gateway_keys(gateway is not None),
+            {"p_gateway": gateway},
+            action="read gateway statuses",
         )
         if not found:
             return ServedStatuses(await self.catalog_version(), [])
-        readers = served.value_readers(statement, self.flags.name)
         memo = self._served_gateways
         if len(memo) > SERVED_GATEWAYS_KEPT:
             memo.clear()
+        wanted = [(name, row_version, run_id) for _, name, row_version, run_id in found]
+        unseen = [key[0] for key in wanted if key not in memo]
+        newest = await self._read_statuses(unseen) if unseen else {}
         keys, gateways = [], []
-        for row in found:
-            raw = tuple(row)[1:]
-            kept = memo.get(raw)
-            if kept is None:
-                kept = memo[raw] = (
-                    next(_ROW_KEYS),
-                    rows.served_gateway(served.typed(row, readers)[1:]),
-                )
+        for key in wanted:
+            # a row that changed between the two reads is served as the second one read it
+            kept = memo.get(key) or newest[key[0]]
             keys.append(kept[0])
             gateways.append(kept[1])
         return ServedStatuses(int(found[0][0]), gateways, keys)
+
+    async def _read_statuses(self, names: list[str]) -> dict[str, tuple[int, ServedGateway]]:
+        """The named gateways' whole status rows, typed and kept by (name, row version, run)."""
+        statement = queries.gateway_statuses(self.flags.name)
+        found = await self.database.fetch(
+            statement,
+            {"p_names": queries.names_param(names, self.flags.name)},
+            action="read gateway statuses",
+        )
+        readers = served.value_readers(statement, self.flags.name)
+        read: dict[str, tuple[int, ServedGateway]] = {}
+        for row in found:
+            gateway = rows.served_gateway(served.typed(row, readers)[1:])
+            kept = (next(_ROW_KEYS), gateway)
+            self._served_gateways[gateway.name, row[0], gateway.run_id] = kept
+            read[gateway.name] = kept
+        return read
 
     # -- read side -------------------------------------------------------------------------
 

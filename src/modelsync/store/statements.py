@@ -40,6 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from modelsync.domain import Presence
 from modelsync.store.engine import DialectFlags
 from modelsync.store.schema import (
+    GATEWAY_STATE,
     UtcDateTime,
     catalog_meta,
     changes,
@@ -133,7 +134,7 @@ def acquire_lease(flags: DialectFlags) -> Update:
         update(gateways)
         .where(g.name == bindparam("p_gateway"), lease_free(flags))
         .values(lease_values(flags))
-        .returning(*gateways.c)
+        .returning(*GATEWAY_STATE)
     )
 
 
@@ -156,7 +157,7 @@ RESCHEDULE_UNLEASED = SET_NEXT_RUN.where(
 )
 """Set a next run read with token ``p_token`` unless a lease was taken since (the token moved)
 or is held: that lease's run stores the next run, and it must never be overwritten."""
-SELECT_STATES = select(*gateways.c).order_by(g.name)
+SELECT_STATES = select(*GATEWAY_STATE).order_by(g.name)
 SELECT_NAMED_STATES = SELECT_STATES.where(g.name.in_(bindparam("p_names", expanding=True)))
 PREVIOUS_SUCCESS = select(g.last_success_at).where(g.name == bindparam("p_gateway"))
 RETIRE_GATEWAYS = (
@@ -193,7 +194,10 @@ def claim(flags: DialectFlags) -> Update:
     """Lease the gateways named in ``p_names`` (PostgreSQL) or the due ones (SQLite)."""
     names: Any = bindparam("p_names", expanding=True) if flags.skip_locked else due_names(flags)
     return (
-        update(gateways).where(g.name.in_(names)).values(lease_values(flags)).returning(*gateways.c)
+        update(gateways)
+        .where(g.name.in_(names))
+        .values(lease_values(flags))
+        .returning(*GATEWAY_STATE)
     )
 
 
