@@ -111,7 +111,8 @@ async def test_a_read_is_one_statement_whatever_the_number_of_gateways(
     lived: Service, path: str, params: dict[str, str], schema: str
 ) -> None:
     """Each read runs one statement, with 13 gateways and with 213 (never one per row or
-    gateway); only an empty page adds one, for the catalog version. Cached, it runs none."""
+    gateway); only an empty page adds one, for the catalog version, and a status one for the
+    rows of gateways it has not read (or that changed since). Cached, it runs none."""
     async with counted_statements(lived) as seen:
         first = await lived.client.get(path, params=params)
         again = await lived.client.get(path, params=params)
@@ -131,5 +132,12 @@ async def test_a_read_is_one_statement_whatever_the_number_of_gateways(
         assert response.status_code == 200
         counts.append(len(seen))
     body = response.json()
+    if path in ("/api/sync/status", "/api/sync/models"):
+        # the gateways' keys, and the whole rows of those not read before (the 200 new ones)
+        assert counts in ([1, 2], [2, 2]), counts
+        async with counted_statements(lived) as seen:
+            await lived.client.get(path, params=params)
+        assert len(seen) == 1, seen  # nothing changed: the keys alone
+        return
     empty = body.get("models", body.get("changes", [None])) == []
     assert counts == ([2, 2] if empty else [1, 1]), (counts, path, params)
