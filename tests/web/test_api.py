@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from modelsync.cli.sync import SyncReport
 from modelsync.domain import ChangeSource, RunOutcome
 from modelsync.simulator.faults import parse_fault
 from modelsync.sync.runner import RunSummary
-from web.harness import Service, eventually
+from web.harness import Service, eventually, open_service
 
 GATEWAYS = 13
 SHARED_MODEL = "openai/gpt-oss-120b"
@@ -366,3 +367,21 @@ async def test_changes_say_when_retention_cut_the_cursor(synced: Service) -> Non
     assert (page["truncated"], page["changes"][0]["seq"]) == (True, oldest)
     assert (await changes(synced, since=oldest - 1))["truncated"] is False
     assert (await changes(synced, since=10**9))["oldest_seq"] == oldest  # an empty page too
+
+
+async def test_status_shows_the_reference_catalogs(tmp_path: Path) -> None:
+    """With a reference price catalog enabled, the status names it, its interval, when its
+    table was fetched and its last error; without, ``references`` is empty."""
+    references = {"modelsdev": {"enabled": True, "interval_s": 3600}}
+    async with open_service(tmp_path, run_scheduler=False, references=references) as service:
+        status = (await service.client.get("/api/sync/status")).json()
+        [reference] = status["references"]
+        assert reference["name"] == "modelsdev"
+        assert reference["interval_s"] == 3600
+        assert reference["url"].endswith("api.json")
+        assert set(reference) == {
+            "name", "url", "interval_s", "fetched_at", "source", "last_error", "pending"
+        }  # fmt: skip
+    (tmp_path / "plain").mkdir()
+    async with open_service(tmp_path / "plain", run_scheduler=False) as plain:
+        assert (await plain.client.get("/api/sync/status")).json()["references"] == []

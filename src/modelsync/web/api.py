@@ -27,6 +27,7 @@ from modelsync.errors import ConfigError, StoreError
 from modelsync.limits import CHANGES_PAGE, MODELS_PAGE, UNMATCHED_PAGE
 from modelsync.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from modelsync.observability.metrics import metrics
+from modelsync.reference.service import ReferencePrices
 from modelsync.store.base import ChangeSelection, ModelQuery, ServedGateway, duration_ms
 from modelsync.sync.changes import page_of
 from modelsync.sync.health import quarantine_json, status_json
@@ -224,8 +225,14 @@ async def _status(services: Services, gateway: str | None) -> dict[str, Any]:
         },
         "feed": services.feed.describe(),
         "purgers": services.purgers.describe(),
+        "references": _references(services),
         "gateways": rows,
     }
+
+
+def _references(services: Services) -> list[dict[str, Any]]:
+    references = services.runtime.runner.references
+    return references.status() if isinstance(references, ReferencePrices) else []
 
 
 @router.get("/api/sync/status", response_model=StatusOut, responses=NOT_FOUND, tags=["sync"])

@@ -164,6 +164,19 @@ class PurgerOut(Out):
     last_error: str | None
 
 
+class ReferenceOut(Out):
+    """One reference price catalog (models.dev, LiteLLM): where prices missing from a gateway's
+    listing come from (:mod:`modelsync.reference`)."""
+
+    name: str
+    url: str
+    interval_s: int
+    fetched_at: str | None = Field(description="when its price table last changed")
+    source: str | None = Field(description="the price source named on the offers it enriches")
+    last_error: str | None
+    pending: list[str] = Field(description="gateways still to be repriced from its table")
+
+
 class StatusOut(Out):
     catalog_version: int
     processes: list[FleetProcessOut]
@@ -171,6 +184,9 @@ class StatusOut(Out):
     feed: FeedOut
     purgers: dict[str, PurgerOut] = Field(
         description="each configured outbound purger, by name (nextjs, fastly, cloudflare)"
+    )
+    references: list[ReferenceOut] = Field(
+        description="the reference price catalogs, when any is enabled"
     )
     gateways: list[GatewayStatusOut]
 
