@@ -28,12 +28,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
-
-if TYPE_CHECKING:
-    from modelsync.domain import RunOutcome
 
 STATUS_SQL_FILE = Path(__file__).with_name("status_sql.json")
 SQLITE_PREFIXES = ("sqlite+aiosqlite:///", "sqlite:///")
@@ -172,56 +169,6 @@ def convert(kind: str, value: Any) -> Any:
     raise ValueError(f"unknown column kind {kind!r}")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GatewayRow:
-    """What a status shows of a ``gateways`` row (:class:`~modelsync.sync.health.StatusFields`)."""
-
-    name: str
-    tier: str
-    interval_s: int
-    enabled: bool
-    disabled_reason: str | None
-    last_attempt_at: datetime | None
-    last_success_at: datetime | None
-    last_error: str | None
-    last_outcome: RunOutcome | None
-    consecutive_failures: int
-    next_run_at: datetime | None
-    quarantined: Mapping[str, str] | None
-    model_count: int
-    version: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProcessRow:
-    """A live process with the database's now (:class:`~modelsync.sync.health.ProcessFields`)."""
-
-    id: str
-    host: str
-    pid: int
-    version: str
-    started_at: datetime
-    last_seen_at: datetime
-    applied_version: int
-    behind_since: datetime | None
-    now: datetime
-    catalog_version: int
-
-
-def gateway_row(values: Mapping[str, Any]) -> GatewayRow:
-    """PURE: the status fields of a row (its outcome as the enum, as the store reads it)."""
-    from modelsync.domain import RunOutcome
-
-    fields = {name: values[name] for name in GatewayRow.__dataclass_fields__}
-    outcome = fields["last_outcome"]
-    fields["last_outcome"] = RunOutcome(outcome) if outcome is not None else None
-    return GatewayRow(**fields)
-
-
-def process_row(values: Mapping[str, Any]) -> ProcessRow:
-    return ProcessRow(**{name: values[name] for name in ProcessRow.__dataclass_fields__})
-
-
 # -- I/O ----------------------------------------------------------------------------------------
 
 
@@ -276,6 +223,8 @@ def read_quick_status(
     """The status rows and the fleet's, as the store's path reads them; None when not sure."""
     from modelsync.cli.status_view import registered
     from modelsync.config import load_settings, resolve_gateways, selected_gateways
+    from modelsync.store.base import ProcessRow
+    from modelsync.store.rows import state_from_row
     from modelsync.sync.health import process_json, status_json
 
     settings = load_settings()
@@ -294,7 +243,7 @@ def read_quick_status(
             found = reader.rows("states")
         else:
             found = reader.rows("named_states", p_names=names) if names else []
-        states = [gateway_row(values) for values in found]
+        states = [state_from_row(values) for values in found]
         if not registered(states, gateways, names):
             return None
         fleet = settings.process
@@ -305,7 +254,7 @@ def read_quick_status(
     rows = [status_json(state, failing_after=failing_after) for state in states]
     processes = [
         process_json(
-            process_row(values), threshold_s=fleet.lag_threshold_s, heartbeat_s=fleet.heartbeat_s
+            ProcessRow(**values), threshold_s=fleet.lag_threshold_s, heartbeat_s=fleet.heartbeat_s
         )
         for values in live
     ]

@@ -28,9 +28,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
-
-from sqlalchemy.sql.expression import ClauseElement
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from modelsync.domain import (
     CatalogEntry,
@@ -42,7 +40,11 @@ from modelsync.domain import (
     SyncPlan,
 )
 from modelsync.identity.unmatched import OfferRow
-from modelsync.store.served import ServedRows
+
+if TYPE_CHECKING:  # the interface imports no database library
+    from sqlalchemy.sql.expression import ClauseElement
+
+    from modelsync.store.served import ServedRows
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
