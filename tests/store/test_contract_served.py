@@ -104,6 +104,41 @@ async def test_served_changes_are_the_change_records_json(
     served = await served_catalog.served_changes(**kwargs)
     stored = await served_catalog.list_changes(**kwargs)
     assert as_json(served) == [record.to_json() for record in stored]
+    page = await served_catalog.served_change_page(**kwargs)
+    assert as_json(page.changes) == as_json(served)  # each change's stored JSON: the same
+    assert page.newest_seq == max((c.seq for c in stored), default=None)
+    assert page.newest_version == max((c.catalog_version for c in stored), default=None)
+
+
+async def test_a_change_page_without_stored_json_is_read_from_the_columns(
+    served_catalog: SqlStore,
+) -> None:
+    """Changes written before migration 0013, or whose history was re-keyed to a new canonical
+    id, have no stored JSON: a page holding one is served from the columns, the same JSON."""
+    everything = {"since": None, "gateway": None, "model": None, "limit": 100}
+    before = await served_catalog.served_change_page(**everything)
+    async with served_catalog.database.write("forget the stored JSON") as conn:
+        await conn.exec_driver_sql("UPDATE changes SET doc = NULL WHERE seq % 2 = 0")
+    after = await served_catalog.served_change_page(**everything)
+    assert as_json(after.changes) == as_json(before.changes)
+    assert (after.newest_seq, after.newest_version) == (before.newest_seq, before.newest_version)
+    assert after.oldest_seq == before.oldest_seq
+
+
+async def test_re_keyed_history_is_served_under_its_new_id(store: SqlStore) -> None:
+    """A model whose canonical id moves takes its history along: its old changes, stored JSON
+    and all, are served under the new id."""
+    await store.register_gateways([registration("g")])
+    await sync(store, "g", [model("g", 1, id="acme/old-name")], now=at(0))
+    await sync(store, "g", [model("g", 1, id="acme/new-name")], now=at(10))
+    page = await store.served_change_page(
+        since=None, gateway=None, model="acme/new-name", limit=100
+    )
+    served = as_json(page.changes)
+    assert [change["kind"] for change in served] == ["added", "updated"]
+    assert {change["id"] for change in served} == {"acme/new-name"}
+    stored = await store.list_changes(since=None, gateway=None, model="acme/new-name", limit=100)
+    assert served == [record.to_json() for record in stored]
 
 
 async def test_search_ranks_the_closer_match_first(store: SqlStore) -> None:

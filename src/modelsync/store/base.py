@@ -213,6 +213,20 @@ class ServedStatuses:
 
 
 @dataclass(frozen=True, slots=True)
+class ServedChangePage:
+    """A page of the change feed as the API serves it."""
+
+    changes: list[Any]
+    """Each change's JSON: ``orjson.Fragment`` text, or a dict of one (orjson writes both)."""
+    newest_seq: int | None
+    """The largest seq on the page (``None``: empty)."""
+    newest_version: int | None
+    """The largest catalog version on the page (``None``: empty)."""
+    oldest_seq: int | None
+    """The oldest retained change's seq."""
+
+
+@dataclass(frozen=True, slots=True)
 class RunResult:
     """What :meth:`Store.finish_run` wrote."""
 
@@ -581,9 +595,10 @@ class Store(ABC):
         model: str | None,
         limit: int,
         select_by: ChangeSelection = ALL_CHANGES,
-    ) -> tuple[list[dict[str, Any]], int | None]:
-        """:meth:`served_changes` and the oldest retained seq, read in one statement (two when
-        the page is empty)."""
+    ) -> ServedChangePage:
+        """:meth:`served_changes`' changes as JSON, with their newest seq and catalog version
+        and the oldest retained seq, read in one statement (two when the page is empty, or
+        holds a change whose stored JSON must be rebuilt from its columns)."""
 
     @abstractmethod
     async def oldest_change_seq(self) -> int | None:

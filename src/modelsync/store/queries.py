@@ -112,6 +112,8 @@ PG_SEARCHED = literal_column(f"({PG_SEARCH_TEXT})", Text)
 class Columns(Enum):
     DOMAIN = "domain"
     SERVED = "served"
+    DOCUMENT = "document"
+    """Changes only: each one's stored JSON (``changes.doc``), not its columns."""
 
 
 MODEL_COLUMNS = {
@@ -299,6 +301,10 @@ SERVED_CHANGE = (
 )
 """What :func:`modelsync.store.served.change_rows` unpacks."""
 
+DOCUMENT_CHANGE = (c.seq, c.catalog_version, c.doc)
+"""What :func:`modelsync.store.served.change_documents` unpacks: a change's JSON is its seq and
+its ``doc``, written with the row (NULL where the columns must be read instead)."""
+
 
 OLDEST_CHANGE = select(func.min(c.seq))
 """The oldest retained change's seq (retention prunes from the oldest)."""
@@ -321,7 +327,11 @@ class ChangeShape:
 def changes_after(shape: ChangeShape, columns: Columns) -> Select[Any]:
     """Changes with ``seq > p_since``, oldest first (or newest first), ``p_limit`` of them;
     ``p_run`` is a run's id, ``p_kind`` a change kind."""
-    chosen = (changes,) if columns is Columns.DOMAIN else (*SERVED_CHANGE, OLDEST_SEQ)
+    chosen = {
+        Columns.DOMAIN: (changes,),
+        Columns.SERVED: (*SERVED_CHANGE, OLDEST_SEQ),
+        Columns.DOCUMENT: (*DOCUMENT_CHANGE, OLDEST_SEQ),
+    }[columns]
     order = c.seq.desc() if shape.newest_first else c.seq
     statement = select(*chosen).order_by(order).limit(bindparam("p_limit"))
     if shape.since:

@@ -162,6 +162,8 @@ def staged_models(plan: SyncPlan, token: int) -> Iterator[StagedRow]:
 def staged_changes(plan: SyncPlan, token: int) -> Iterator[StagedRow]:
     """The plan's changes as ``staged_changes`` rows, numbered in the plan's order."""
     for ord_, change in enumerate(plan.changes):
+        fields = orjson.dumps(dict(change.fields)).decode()
+        anomalies = orjson.dumps(change.anomalies).decode()
         yield (
             plan.gateway,
             token,
@@ -169,9 +171,30 @@ def staged_changes(plan: SyncPlan, token: int) -> Iterator[StagedRow]:
             change.gateway_model_id,
             change.id,
             change.kind.value,
-            orjson.dumps(dict(change.fields)).decode(),
-            orjson.dumps(change.anomalies).decode(),
+            fields,
+            anomalies,
+            change_head(change, fields, anomalies),
         )
+
+
+def change_head(change: ModelChange, fields: str, anomalies: str) -> str:
+    """PURE: a change's JSON members known before its run publishes (``fields`` and
+    ``anomalies`` as JSON text): the start of ``changes.doc``."""
+    gateway, gateway_model_id, model_id = (
+        orjson.dumps(text).decode() for text in (change.gateway, change.gateway_model_id, change.id)
+    )
+    return (
+        f'"gateway":{gateway},"gateway_model_id":{gateway_model_id},"id":{model_id},'
+        f'"kind":"{change.kind.value}","fields":{fields},"anomalies":{anomalies}'
+    )
+
+
+def change_tail(source: ChangeSource, catalog_version: int, at: datetime) -> str:
+    """PURE: the rest of ``changes.doc``, known when the run publishes (``at`` aware)."""
+    return (
+        f',"source":"{source.value}","catalog_version":{catalog_version},'
+        f'"at":"{at.astimezone(UTC).isoformat()}"}}'
+    )
 
 
 def entry_from_row(data: Mapping[str, Any], presence: str, miss_count: int) -> CatalogEntry:
@@ -201,14 +224,18 @@ def change_values(
     catalog_version: int,
     at: datetime,
 ) -> Values:
-    """A ``changes`` row (``fields`` as ``{name: [old, new]}``)."""
+    """A ``changes`` row (``fields`` as ``{name: [old, new]}``), its ``doc`` written."""
+    fields = dict(change.fields)
+    anomalies = list(change.anomalies)
+    head = change_head(change, orjson.dumps(fields).decode(), orjson.dumps(anomalies).decode())
     return {
+        "doc": head + change_tail(source, catalog_version, at),
         "gateway": change.gateway,
         "gateway_model_id": change.gateway_model_id,
         "model_id": change.id,
         "kind": change.kind.value,
-        "fields": dict(change.fields),
-        "anomalies": list(change.anomalies),
+        "fields": fields,
+        "anomalies": anomalies,
         "source": source.value,
         "run_id": run_id,
         "catalog_version": catalog_version,

@@ -15,6 +15,9 @@ as stored: :data:`ServedJson`), (de)serialized by orjson (see ``engine.py``).
   for the text index. One index per order the API serves: the listing (gateway, id), by
   provider, and a canonical id's offers; each ends with the columns its ``ORDER BY`` names.
 * ``changes``: append-only history; ``seq`` never repeats (``AUTOINCREMENT`` on SQLite).
+  ``doc`` is the change's JSON as the feed serves it after its ``seq`` (written once, with the
+  row; ``NULL`` for rows from before migration 0013 and for re-keyed history, read from the
+  columns instead).
 * ``sync_runs``: one row per finished run.
 * ``webhook_deliveries``: accepted webhook deliveries, unique by idempotency ``key``.
 * ``staged_models``, ``staged_changes``: a run's plan, written ahead in short transactions and
@@ -231,6 +234,7 @@ changes = Table(
     Column("run_id", BigInteger),
     Column("catalog_version", BigInteger, nullable=False),
     Column("at", UtcDateTime, nullable=False),
+    Column("doc", Text),
     Index(None, "gateway", "seq"),
     Index(None, "model_id", "seq"),
     Index(None, "run_id", "seq"),
@@ -294,6 +298,7 @@ staged_changes = Table(
     Column("kind", String(20), nullable=False),
     Column("fields", Text, nullable=False),
     Column("anomalies", Text, nullable=False),
+    Column("head", Text),
 )
 
 webhook_deliveries = Table(

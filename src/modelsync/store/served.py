@@ -112,6 +112,17 @@ def model_rows(found: Sequence[Sequence[Any]], time_text: TimeText) -> list[orjs
     return [model_fragment(row[1:], time_text) for row in found]
 
 
+def change_documents(found: Sequence[Sequence[Any]]) -> list[orjson.Fragment] | None:
+    """Rows of ``queries.DOCUMENT_CHANGE`` as the changes' JSON; None when a row has no
+    document (its page is read from the columns instead, :func:`change_rows`)."""
+    documents = []
+    for seq, _, doc, *_ in found:
+        if doc is None:
+            return None
+        documents.append(orjson.Fragment(f'{{"seq":{seq},{doc}'))
+    return documents
+
+
 def change_rows(found: Sequence[Sequence[Any]], time_text: TimeText) -> list[dict[str, Any]]:
     """Rows of ``queries.SERVED_CHANGE`` as :meth:`ChangeRecord.to_json` (stored JSON embedded);
     columns after those (``OLDEST_SEQ``) are not part of a change."""

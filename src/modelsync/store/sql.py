@@ -122,6 +122,7 @@ from modelsync.store.base import (
     RetentionPolicy,
     RunRecord,
     RunResult,
+    ServedChangePage,
     ServedGateway,
     ServedStatuses,
     Store,
@@ -316,9 +317,11 @@ class SqlStore(Store):
                 common = {"p_gateway": applies.gateway, "p_seen": seen, "p_now": now}
                 common |= {"p_version": gateway_version, "p_token": token}
                 published = common | {"p_run_id": run_id, "p_catalog_version": catalog_version}
-                seqs = await self._publish(
-                    conn, applies, common, published | {"p_source": run.trigger.value}
-                )
+                published |= {
+                    "p_source": run.trigger.value,
+                    "p_doc_tail": rows.change_tail(run.trigger, catalog_version, now),
+                }
+                seqs = await self._publish(conn, applies, common, published)
                 if not ahead:
                     await self._clear_staged(conn, applies.gateway, token)
             await self._notify(conn, run.gateway)
@@ -560,10 +563,11 @@ class SqlStore(Store):
         limit: int,
         select_by: ChangeSelection = ALL_CHANGES,
     ) -> list[dict[str, Any]]:
-        page, _ = await self.served_change_page(
-            since=since, gateway=gateway, model=model, limit=limit, select_by=select_by
+        statement, params = _changes_query(
+            since, gateway, model, limit, queries.Columns.SERVED, select_by
         )
-        return page
+        found = await self.database.fetch(statement, params, action="list changes")
+        return served.change_rows(found, self._time_text)
 
     async def served_change_page(
         self,
@@ -573,14 +577,29 @@ class SqlStore(Store):
         model: str | None,
         limit: int,
         select_by: ChangeSelection = ALL_CHANGES,
-    ) -> tuple[list[dict[str, Any]], int | None]:
+    ) -> ServedChangePage:
         statement, params = _changes_query(
-            since, gateway, model, limit, queries.Columns.SERVED, select_by
+            since, gateway, model, limit, queries.Columns.DOCUMENT, select_by
         )
         found = await self.database.fetch(statement, params, action="list changes")
         if not found:  # empty: after a cursor, one more statement for the oldest retained seq
-            return [], None if since is None else await self.oldest_change_seq()
-        return served.change_rows(found, self._time_text), found[0][-1]
+            oldest = None if since is None else await self.oldest_change_seq()
+            return ServedChangePage([], None, None, oldest)
+        oldest = found[0][-1]
+        documents = served.change_documents(found)
+        if documents is not None:
+            newest = max(row[0] for row in found), max(row[1] for row in found)
+            return ServedChangePage(documents, *newest, oldest)
+        # a change without its stored JSON: the page from the columns
+        rebuilt = await self.served_changes(
+            since=since, gateway=gateway, model=model, limit=limit, select_by=select_by
+        )
+        if not rebuilt:
+            return ServedChangePage([], None, None, oldest)
+        seq, version = (
+            max(change[key] for change in rebuilt) for key in ("seq", "catalog_version")
+        )
+        return ServedChangePage(list(rebuilt), seq, version, oldest)
 
     @property
     def dialect(self) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Insert,
     Select,
     String,
+    Text,
     Update,
     and_,
     bindparam,
@@ -358,6 +359,7 @@ def publish_changes(flags: DialectFlags) -> Insert:
             bindparam("p_run_id", type_=BigInteger),
             bindparam("p_catalog_version", type_=BigInteger),
             _time("p_now"),
+            staged.head.concat(bindparam("p_doc_tail", type_=Text)),
         )
         .where(staged.gateway == bindparam("p_gateway"), staged.token == bindparam("p_token"))
         .order_by(staged.ord)
@@ -373,6 +375,7 @@ def publish_changes(flags: DialectFlags) -> Insert:
         "run_id",
         "catalog_version",
         "at",
+        "doc",
     )
     return insert(changes).from_select(columns, rows)
 
@@ -409,6 +412,7 @@ STAGED_CHANGE_COLUMNS = (
     "kind",
     "fields",
     "anomalies",
+    "head",
 )
 
 
@@ -515,9 +519,10 @@ REKEY_HISTORY = (
         changes.c.gateway == bindparam("p_gateway"),
         changes.c.gateway_model_id == bindparam("p_id"),
     )
-    .values(model_id=bindparam("p_model_id"))
+    .values(model_id=bindparam("p_model_id"), doc=None)
 )
-"""Attach a model's whole change history to its new canonical id."""
+"""Attach a model's whole change history to its new canonical id (its changes' stored JSON
+names the old one: they are read from their columns from now on)."""
 BUMP_GATEWAY_VERSIONS = (
     update(gateways)
     .where(g.name.in_(bindparam("p_names", expanding=True)))

@@ -38,9 +38,16 @@ def page_of(
     """PURE: ``changes`` as a page: ``next`` is the newest seq in it (or ``since``),
     ``oldest_seq`` the oldest retained, ``truncated`` whether ``since`` was pruned."""
     seqs = [int(change["seq"]) for change in changes]
+    return paged(list(changes), max(seqs, default=None), since=since, oldest_seq=oldest_seq)
+
+
+def paged(
+    changes: list[Any], newest_seq: int | None, *, since: int | None, oldest_seq: int | None
+) -> dict[str, Any]:
+    """PURE: :func:`page_of` for changes already written as JSON, whose newest seq is known."""
     return {
-        "changes": list(changes),
-        "next": max(seqs) if seqs else (since or 0),
+        "changes": changes,
+        "next": newest_seq if newest_seq is not None else (since or 0),
         "truncated": truncated(since, oldest_seq),
         "oldest_seq": oldest_seq,
     }

@@ -29,7 +29,7 @@ from modelsync.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from modelsync.observability.metrics import metrics
 from modelsync.reference.service import ReferencePrices
 from modelsync.store.base import ChangeSelection, ModelQuery, ServedGateway, duration_ms
-from modelsync.sync.changes import page_of
+from modelsync.sync.changes import paged
 from modelsync.sync.health import quarantine_json, status_json
 from modelsync.sync.identities import unmatched_page
 from modelsync.sync.processes import process_json
@@ -417,13 +417,15 @@ def changes_builder(
 
     async def build() -> Fresh:
         store = services.runtime.store
-        changes, oldest = await store.served_change_page(
+        page = await store.served_change_page(
             since=since, gateway=name, model=model, limit=limit, select_by=select_by
         )
         # the newest version the page shows (an empty page: the catalog's, one more statement)
-        versions = [change["catalog_version"] for change in changes]
-        version = max(versions) if versions else await store.catalog_version()
-        body = orjson.dumps(page_of(changes, since=since, oldest_seq=oldest))
+        version = page.newest_version
+        if version is None:
+            version = await store.catalog_version()
+        document = paged(page.changes, page.newest_seq, since=since, oldest_seq=page.oldest_seq)
+        body = orjson.dumps(document)
         return Fresh(body, changes_tags(name, model), version)
 
     return build
