@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -393,6 +393,25 @@ class CatalogEntry:
             raw_hash,
         )
 
+    def shared(self, pool: ValuePool) -> CatalogEntry:
+        """This entry with its strings and numbers (those of its lists too) taken from ``pool``
+        where an equal one is there already (and put there if not): entries read from the store
+        together share their repeated values (modalities, parameters, provider slugs, context
+        sizes) instead of each holding copies, some 500 bytes an entry. Equal values, the same
+        entry; the lists stay the entry's own."""
+
+        def one(value: JSONValue) -> JSONValue:
+            kind = type(value)
+            if kind is str or kind is int:
+                return pool.setdefault((kind, value), value)
+            if kind is list:
+                assert isinstance(value, list)
+                return [pool.setdefault((str, item), item) for item in value]
+            return value
+
+        model_id: str = pool.setdefault((str, self.gateway_model_id), self.gateway_model_id)
+        return replace(self, gateway_model_id=model_id, values=tuple(map(one, self.values)))
+
     @property
     def id(self) -> str:
         """The canonical id."""
@@ -411,6 +430,19 @@ class CatalogEntry:
         if self.presence is Presence.MISSING:
             return ModelStatus.MISSING
         return ModelStatus(str(self.values[_STATUS]))
+
+
+ValuePool: TypeAlias = dict[tuple[type, object], Any]
+"""Values shared between catalog entries, by type and value (:meth:`CatalogEntry.shared`)."""
+
+
+def share_list_items(values: tuple[JSONValue, ...], pool: ValuePool) -> None:
+    """Replace, in place, each string of the lists in ``values`` with an equal one from ``pool``
+    (put there if none is): equal values, fewer copies of ``"text"`` and ``"tools"``."""
+    for value in values:
+        if type(value) is list:
+            for index, item in enumerate(value):
+                value[index] = pool.setdefault((str, item), item)
 
 
 FieldDiff: TypeAlias = Mapping[str, tuple[JSONValue, JSONValue]]

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -223,20 +225,41 @@ class Unreadable(dict[str, Any]):
         self.reason = reason
 
 
+_RELEASING: ContextVar[bool] = ContextVar("modelsync_releasing_entries", default=False)
+
+
+@contextmanager
+def releasing_entries() -> Iterator[None]:
+    """Within it, :func:`listed_entries` lets go of each item of the listed array (its slot set
+    to ``None``) once the consumer asks for the next: the one reading of a listing frees the
+    decoded document entry by entry, as it goes, instead of holding all of it until the end
+    (the runner reads a snapshot so; the pages are done with afterwards). What the consumer
+    kept of an entry stays alive through its own references."""
+    token = _RELEASING.set(True)
+    try:
+        yield
+    finally:
+        _RELEASING.reset(token)
+
+
 def listed_entries(items: list[Any], where: str, id_key: str = "id") -> Iterator[RawEntry]:
     """``(id, entry)`` per object of a listed array; a non-object or a missing id is yielded
-    as an :class:`Unreadable` entry keyed by its place (the snapshot quarantines it)."""
+    as an :class:`Unreadable` entry keyed by its place (the snapshot quarantines it). Within
+    :func:`releasing_entries`, each item is dropped from ``items`` once it was consumed."""
+    release = _RELEASING.get()
     for index, item in enumerate(items):
         place = f"<{where}[{index}]>"
         if type(item) is not dict:
             yield place, Unreadable(f"expected an object, got {type_name(item)}")
-            continue
-        model_id = item.get(id_key)
-        if type(model_id) is not str or not model_id.strip():
-            shown = repr(model_id) if len(repr(model_id)) <= 80 else type_name(model_id)
-            yield place, Unreadable(f"{id_key} must be a non-empty string, got {shown}")
-            continue
-        yield model_id, item
+        else:
+            model_id = item.get(id_key)
+            if type(model_id) is not str or not model_id.strip():
+                shown = repr(model_id) if len(repr(model_id)) <= 80 else type_name(model_id)
+                yield place, Unreadable(f"{id_key} must be a non-empty string, got {shown}")
+            else:
+                yield model_id, item
+        if release:
+            items[index] = None
 
 
 def page_entries(

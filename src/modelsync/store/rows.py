@@ -24,6 +24,7 @@ from modelsync.domain import (
     Presence,
     RunOutcome,
     SyncPlan,
+    ValuePool,
 )
 from modelsync.store.base import (
     GatewayRegistration,
@@ -197,9 +198,17 @@ def change_tail(source: ChangeSource, catalog_version: int, at: datetime) -> str
     )
 
 
-def entry_from_row(data: Mapping[str, Any], presence: str, miss_count: int) -> CatalogEntry:
-    """A stored model with its presence, as the diff's previous side (compared values only)."""
-    return CatalogEntry.of(Model.from_json(data), Presence(presence), miss_count)
+def entry_from_row(
+    data: Mapping[str, Any],
+    presence: str,
+    miss_count: int,
+    *,
+    pool: ValuePool | None = None,
+) -> CatalogEntry:
+    """A stored model with its presence, as the diff's previous side (compared values only);
+    its values shared with the other entries of ``pool`` (:meth:`CatalogEntry.shared`)."""
+    entry = CatalogEntry.of(Model.from_json(data), Presence(presence), miss_count)
+    return entry if pool is None else entry.shared(pool)
 
 
 def stored_model_from_row(row: Mapping[Any, Any]) -> StoredModel:

@@ -102,6 +102,7 @@ from modelsync.domain import (
     ModelChange,
     RunOutcome,
     SyncPlan,
+    ValuePool,
 )
 from modelsync.errors import LeaseLost, StoreError
 from modelsync.identity.unmatched import OfferRow
@@ -139,7 +140,7 @@ FAILED_OUTCOMES = (RunOutcome.FAILED, RunOutcome.REJECTED)
 STAGE_CHUNK = 2_000
 """Rows per staging transaction; a plan with more models and changes than this is staged ahead
 of the run's transaction, in transactions of this size."""
-LOAD_PAGE = 5_000
+LOAD_PAGE = 1_000
 """Stored models read per query when a catalog is loaded."""
 SERVED_GATEWAYS_KEPT = 16_384
 """Typed status rows kept (:meth:`SqlStore.gateway_statuses`); all dropped past this."""
@@ -268,8 +269,9 @@ class SqlStore(Store):
         while True:
             async with self._read("load the catalog") as conn:
                 found = (await conn.execute(sql.CATALOG_PAGE, params)).all()
+            pool: ValuePool = {}  # one page's shared values
             for model_id, data, presence, misses in found:
-                entries[model_id] = entry(data, presence, misses)
+                entries[model_id] = entry(data, presence, misses, pool=pool)
             if len(found) < LOAD_PAGE:
                 return StoredCatalog(gateway, version, entries)
             params["p_after"] = found[-1][0]
