@@ -19,7 +19,8 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from modelsync.store import queries
 from modelsync.store.base import ModelQuery
-from modelsync.store.read_lane import PostgresReadLane, SqliteReadLane, compile_read
+from modelsync.store.read_lane import SqliteReadLane, compile_read
+from modelsync.store.read_lane_pg import PostgresReadLane
 from modelsync.store.sql import SqlStore
 
 from .conftest import asyncpg_dsn

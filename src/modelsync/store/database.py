@@ -41,7 +41,6 @@ from modelsync.store.engine import (
 )
 from modelsync.store.opening import check_sqlite_path, open_error
 from modelsync.store.read_lane import (
-    PostgresReadLane,
     ReadLane,
     SqliteReadLane,
     compile_read,
@@ -100,6 +99,8 @@ class SqlDatabase:
         self._engine = engine
         self._shared_reads = is_memory(self.url)
         if self.flags.name == "postgresql":
+            from modelsync.store.read_lane_pg import PostgresReadLane  # noqa: PLC0415 - asyncpg only when needed
+
             self._lane = PostgresReadLane(self.url)
         elif not self._shared_reads:
             self._lane = SqliteReadLane(self.url, busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)

@@ -4,10 +4,10 @@ A read of the JSON API is one statement whose database work takes tens of micros
 SQLAlchemy's async engine the same read also pays a pool checkout and a reset on return (a
 rollback: one more trip to the driver's thread or the server), the greenlet adaptation and the
 per-row result processing, several times the query itself. The lane keeps a few driver
-connections (sqlite3's or asyncpg's) for reads only, each taken by one task at a time from a
-queue, and runs each statement as its dialect's compiled SQL with positional parameters: one
-trip to the database, rows back as the driver gives them (raw text, numbers, asyncpg's
-``datetime``).
+connections (sqlite3's, or asyncpg's: :mod:`~modelsync.store.read_lane_pg`) for reads only,
+each taken by one task at a time from a queue, and runs each statement as its dialect's compiled
+SQL with positional parameters: one trip to the database, rows back as the driver gives them
+(raw text, numbers, asyncpg's ``datetime``).
 
 * Statements are SQLAlchemy Core (``queries.py``), compiled once per statement for the lane's
   dialect; their ``p_*`` parameters bind by name.
@@ -30,8 +30,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -43,13 +41,10 @@ from modelsync.store import sqlite_driver
 READ_CONNECTIONS = 4
 """Driver connections per lane: enough for the reads in flight at once (PostgreSQL's server
 works on several while the loop writes answers), few enough to leave the pool its own."""
-DRIVER_ERRORS = (
-    sqlite3.Error,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.InternalClientError,  # a connection the server closed under it
-    OSError,
-)
+DRIVER_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError)
+"""The errors of SQLite's driver (and the OS) a lane turns into StoreError; PostgreSQL's lane
+(:mod:`~modelsync.store.read_lane_pg`, imported only for PostgreSQL: asyncpg is 5 MB of a CLI
+sync's memory) adds asyncpg's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +70,7 @@ class ReadLane(ABC):
     """Runs compiled reads on the lane's own driver connections."""
 
     dialect: Dialect
+    driver_errors: tuple[type[Exception], ...] = DRIVER_ERRORS
 
     def __init__(self, size: int) -> None:
         self._size = size
@@ -93,7 +89,7 @@ class ReadLane(ABC):
         connection = await self._acquire(action)
         try:
             rows = await self._fetch(connection, compiled.sql, arguments)
-        except DRIVER_ERRORS as exc:
+        except self.driver_errors as exc:
             await self._discard(connection)
             raise StoreError(f"cannot {action}: {exc}") from exc
         except BaseException:
@@ -107,7 +103,7 @@ class ReadLane(ABC):
             self._opened += 1
             try:
                 return await self._connect()
-            except DRIVER_ERRORS as exc:
+            except self.driver_errors as exc:
                 self._opened -= 1
                 raise StoreError(f"cannot {action}: {exc}") from exc
             except BaseException:
@@ -118,7 +114,7 @@ class ReadLane(ABC):
     async def _discard(self, connection: Any) -> None:
         """Close a connection that failed (a later read opens a new one)."""
         self._opened -= 1
-        with contextlib.suppress(*DRIVER_ERRORS):  # it was failing already
+        with contextlib.suppress(*self.driver_errors):  # it was failing already
             await self._close(connection)
 
     async def close(self) -> None:
@@ -181,33 +177,3 @@ class SqliteReadLane(ReadLane):
 
     async def _close(self, connection: Any) -> None:
         connection.close()
-
-
-class PostgresReadLane(ReadLane):
-    """asyncpg connections; each statement prepared once per connection, and bounded in time."""
-
-    dialect = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
-
-    def __init__(
-        self, url: URL, *, statement_timeout_s: float = 30.0, size: int = READ_CONNECTIONS
-    ) -> None:
-        super().__init__(size)
-        args, kwargs = self.dialect.create_connect_args(url)  # type: ignore[no-untyped-call]
-        for adapter_option in ("prepared_statement_cache_size", "prepared_statement_name_func"):
-            kwargs.pop(adapter_option, None)  # SQLAlchemy's, not asyncpg's
-        self._connect_args = (args, kwargs)
-        self._timeout_s = statement_timeout_s
-
-    async def _connect(self) -> asyncpg.Connection:
-        args, kwargs = self._connect_args
-        connection: asyncpg.Connection = await asyncpg.connect(
-            *args, **kwargs, timeout=self._timeout_s
-        )
-        return connection
-
-    async def _fetch(self, connection: Any, sql: str, arguments: list[Any]) -> list[Any]:
-        rows: list[Any] = await connection.fetch(sql, *arguments, timeout=self._timeout_s)
-        return rows
-
-    async def _close(self, connection: Any) -> None:
-        await connection.close(timeout=5)
