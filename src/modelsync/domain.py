@@ -436,15 +436,6 @@ ValuePool: TypeAlias = dict[tuple[type, object], Any]
 """Values shared between catalog entries, by type and value (:meth:`CatalogEntry.shared`)."""
 
 
-def share_list_items(values: tuple[JSONValue, ...], pool: ValuePool) -> None:
-    """Replace, in place, each string of the lists in ``values`` with an equal one from ``pool``
-    (put there if none is): equal values, fewer copies of ``"text"`` and ``"tools"``."""
-    for value in values:
-        if type(value) is list:
-            for index, item in enumerate(value):
-                value[index] = pool.setdefault((str, item), item)
-
-
 FieldDiff: TypeAlias = Mapping[str, tuple[JSONValue, JSONValue]]
 """``{field: (old, new)}`` in the flat vocabulary of :meth:`Model.fields`."""
 

@@ -15,7 +15,6 @@ from modelsync.domain import (
     Model,
     Pricing,
     ValuePool,
-    share_list_items,
 )
 from modelsync.gateways.base import Page, listed_entries, page_entries, releasing_entries
 from modelsync.guard import AddedFields, GuardPolicy, plan_sync
@@ -90,20 +89,6 @@ def test_shared_entries_keep_their_values_and_share_repeated_ones() -> None:
     assert first[index] is not second[index]  # the lists stay each entry's own
     assert all(a is b for a, b in zip(first[index], second[index], strict=True))  # type: ignore[arg-type]
     assert shared[0].gateway_model_id is shared[0].values[0]  # the same text, one string
-
-
-def test_share_list_items_replaces_equal_strings_in_place() -> None:
-    """The lists of an entry's values keep their items' values, now from the pool."""
-    pool: ValuePool = {}
-    one, two = CatalogEntry.of(model(1)), CatalogEntry.of(model(2))
-    before = (one.values, two.values)
-    share_list_items(one.values, pool)
-    share_list_items(two.values, pool)
-    assert (one.values, two.values) == before
-    lists = [(a, b) for a, b in zip(one.values, two.values, strict=True) if type(a) is list]
-    assert lists
-    for a, b in lists:
-        assert all(x is y for x, y in zip(a, b, strict=True))  # type: ignore[arg-type]
 
 
 def test_entries_are_let_go_of_as_they_are_read_only_when_asked() -> None:

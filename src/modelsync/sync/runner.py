@@ -50,8 +50,6 @@ from modelsync.domain import (
     Presence,
     RunOutcome,
     SyncPlan,
-    ValuePool,
-    share_list_items,
 )
 from modelsync.errors import ConfigError, LeaseLost, SnapshotRejected, StoreError, SyncError
 from modelsync.fetch import Validators
@@ -74,10 +72,6 @@ from modelsync.sync.schedule import full_resync_due
 from modelsync.sync.snapshot import Snapshot, read_snapshot
 
 log = structlog.get_logger("modelsync.sync")
-
-SHARE_EVERY = 1_000
-"""Models whose entries share one pool of values when the memo is updated (see
-:meth:`CatalogEntry.shared`): the pool is bounded, repeated values are kept a few times over."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -245,15 +239,8 @@ def remember(
     if plan is not None:
         for old, _ in plan.renamed:
             del previous[old]
-        pool: ValuePool = {}
-        for number, model in enumerate(plan.upserts, 1):
-            entry = CatalogEntry.of(model)
-            # the strings of its lists shared (modalities, parameters): ~400 bytes less a model
-            # kept, nothing new allocated; a fresh pool every SHARE_EVERY models stays small
-            share_list_items(entry.values, pool)
-            previous[model.gateway_model_id] = entry
-            if number % SHARE_EVERY == 0:
-                pool = {}
+        for model in plan.upserts:
+            previous[model.gateway_model_id] = CatalogEntry.of(model)
         for mark in plan.missing:
             entry = previous[mark.gateway_model_id]
             previous[mark.gateway_model_id] = replace(
