@@ -46,6 +46,7 @@ from modelsync.config import PurgeSettings
 from modelsync.domain import ChangeRecord
 from modelsync.errors import ConfigError, StoreError
 from modelsync.observability.metrics import purge_call, purge_queue_depth
+from modelsync.purge.record import DeliveryRecord
 from modelsync.purge.targets import Backoff, retryable
 from modelsync.purge.worker import where as _where
 from modelsync.store.schema import changes, outbox_cursor, webhook_outbox
@@ -148,11 +149,7 @@ class Outbox:
         self._task: asyncio.Task[None] | None = None
         self._fill_lock = asyncio.Lock()
         self.pending = 0
-        self.failures = 0
-        self.sent_calls = 0
-        self.last_success_at: datetime | None = None
-        self.last_failure_at: datetime | None = None
-        self.last_error: str | None = None
+        self.record = DeliveryRecord()
 
     @property
     def enabled(self) -> bool:
@@ -162,15 +159,7 @@ class Outbox:
         self._wake.set()
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "queue_depth": self.pending,
-            "failures": self.failures,
-            "sent_calls": self.sent_calls,
-            "refused_keys": 0,
-            "last_success_at": self.last_success_at.isoformat() if self.last_success_at else None,
-            "last_failure_at": self.last_failure_at.isoformat() if self.last_failure_at else None,
-            "last_error": self.last_error,
-        }
+        return self.record.describe(self.pending)
 
     def start(self) -> None:
         if self.enabled:
@@ -341,14 +330,13 @@ class Outbox:
         # the record follows the row: whoever reads the status reads what the table holds
         purge_call(NAME, "ok" if error is None else "failed" if gave_up else "retried")
         if error is None:
-            self.sent_calls += 1
-            self.last_success_at = done
+            self.record.sent(done)
             return
-        self.last_error = error
         if gave_up:
-            self.failures += 1
-            self.last_failure_at = done
+            self.record.failed(done, error)
             log.warning("outbox.gave_up", msg_id=msg_id, subscriber=_where(url), error=error)
+        else:  # to be retried: the status shows why it waits
+            self.record.last_error = error
 
     async def rows(self) -> list[dict[str, Any]]:
         """Every row, oldest first (tests and the status of deliveries)."""

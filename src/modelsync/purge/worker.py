@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import suppress
-from datetime import datetime
 from typing import Any
 
 import httpx
@@ -22,6 +21,7 @@ import structlog
 
 from modelsync.clock import Clock
 from modelsync.observability.metrics import purge_call, purge_queue_depth
+from modelsync.purge.record import DeliveryRecord
 from modelsync.purge.targets import Backoff, Call, Target, retryable
 
 log = structlog.get_logger("modelsync.purge")
@@ -58,12 +58,7 @@ class PurgeWorker:
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
         self.in_flight = 0
-        self.failures = 0
-        self.sent_calls = 0
-        self.refused_keys = 0
-        self.last_success_at: datetime | None = None
-        self.last_failure_at: datetime | None = None
-        self.last_error: str | None = None
+        self.record = DeliveryRecord()
 
     @property
     def queue_depth(self) -> int:
@@ -78,7 +73,7 @@ class PurgeWorker:
             return True
         if self.queue_depth + len(new_tags) + len(new_paths) > self._queue_size:
             refused = len(new_tags) + len(new_paths)
-            self.refused_keys += refused
+            self.record.refused_keys += refused
             self._failed(f"queue full ({self._queue_size} keys): {refused} keys refused")
             return False
         self._tags.update(dict.fromkeys(new_tags))
@@ -89,15 +84,7 @@ class PurgeWorker:
         return True
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "queue_depth": self.queue_depth,
-            "failures": self.failures,
-            "sent_calls": self.sent_calls,
-            "refused_keys": self.refused_keys,
-            "last_success_at": _iso(self.last_success_at),
-            "last_failure_at": _iso(self.last_failure_at),
-            "last_error": self.last_error,
-        }
+        return self.record.describe(self.queue_depth)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"modelsync-purge-{self.name}")
@@ -153,8 +140,7 @@ class PurgeWorker:
                 error = f"{type(exc).__name__} calling {where(call.url)}"
             else:
                 if response.is_success:
-                    self.sent_calls += 1
-                    self.last_success_at = self._clock.now()
+                    self.record.sent(self._clock.now())
                     purge_call(self.name, "ok")
                     return
                 error = f"HTTP {response.status_code} from {where(call.url)}"
@@ -169,9 +155,7 @@ class PurgeWorker:
         self._failed(f"{error}; gave up after {self._backoff.attempts} attempts")
 
     def _failed(self, error: str) -> None:
-        self.failures += 1
-        self.last_failure_at = self._clock.now()
-        self.last_error = error
+        self.record.failed(self._clock.now(), error)
         log.warning("purge.failed", purger=self.name, error=error)
 
 
@@ -179,7 +163,3 @@ def where(url: str) -> str:
     """Scheme, host and path of a URL: never its query (a token could ride in it)."""
     parsed = httpx.URL(url)
     return f"{parsed.scheme}://{parsed.netloc.decode()}{parsed.path}"
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
