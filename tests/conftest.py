@@ -110,3 +110,27 @@ def serving(server: uvicorn.Server, *, send_buffer: int | None = None) -> Iterat
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    """The gateway simulator on its built-in catalogs, in a thread, for a test module; its base
+    URL (a test that mutates it resets it first: ``service_process.sim_admin``)."""
+    from service_process import simulator  # noqa: PLC0415 - it imports this module
+
+    with simulator() as base:
+        yield base
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ]
+)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated database of the test's own, on each backend (a PostgreSQL one dropped after)."""
+    from store.conftest import private_database  # noqa: PLC0415 - a conftest, imported late
+
+    with private_database(request.param, tmp_path) as url:
+        yield url

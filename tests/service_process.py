@@ -117,6 +117,12 @@ def simulator() -> Iterator[str]:
         yield base
 
 
+def sim_admin(upstream: str, path: str, body: dict[str, Any] | None = None) -> None:
+    """``POST`` to the simulator's ``/_admin`` (a mutation, a fault, a reset)."""
+    response = httpx.post(upstream + path, json=body, timeout=5)
+    assert response.status_code == 200, response.text
+
+
 def cli_sync(
     upstream: str, database: str, folder: Path, gateway: str, *, exit_codes: tuple[int, ...] = (0,)
 ) -> dict[str, Any]:

@@ -22,27 +22,10 @@ import pytest
 from modelsync.bus import FeedBatch, Subscription
 from modelsync.config import load_settings
 from modelsync.web.services import Services, open_services
-from service_process import cli_sync, simulator
-from store.conftest import BACKENDS, asyncpg_dsn, private_database
+from service_process import cli_sync, sim_admin
+from store.conftest import asyncpg_dsn, private_database
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[str]:
-    with simulator() as base:
-        yield base
-
-
-@pytest.fixture(params=BACKENDS)
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with private_database(request.param, tmp_path) as url:
-        yield url
-
-
-def sim_admin(upstream: str, path: str, body: dict[str, Any] | None = None) -> None:
-    response = httpx.post(upstream + path, json=body, timeout=5)
-    assert response.status_code == 200, response.text
 
 
 @asynccontextmanager

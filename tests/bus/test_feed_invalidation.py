@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,22 +19,9 @@ from modelsync.config import load_settings
 from modelsync.runtime import open_runtime
 from modelsync.store.base import RetentionPolicy
 from modelsync.web.app import create_app
-from service_process import cli_sync, simulator
-from store.conftest import BACKENDS, private_database
+from service_process import cli_sync
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[str]:
-    with simulator() as base:
-        yield base
-
-
-@pytest.fixture(params=BACKENDS)
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with private_database(request.param, tmp_path) as url:
-        yield url
 
 
 @asynccontextmanager

@@ -16,7 +16,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 
@@ -24,35 +23,17 @@ from modelsync.config import load_settings
 from modelsync.domain import ChangeSource
 from modelsync.web.services import Services, open_services
 from purge.recorder import Recorder, recording_server
-from service_process import cli_sync, simulator
-from store.conftest import BACKENDS, private_database
+from service_process import cli_sync, sim_admin
 
 pytestmark = pytest.mark.timeout(180)
 
 ROUTE = "/api/revalidate"
 
 
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[str]:
-    with simulator() as base:
-        yield base
-
-
-@pytest.fixture(params=BACKENDS)
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with private_database(request.param, tmp_path) as url:
-        yield url
-
-
 @pytest.fixture
 def recorder() -> Iterator[Recorder]:
     with recording_server() as server:
         yield server
-
-
-def sim_admin(upstream: str, path: str, body: dict[str, Any] | None = None) -> None:
-    response = httpx.post(upstream + path, json=body, timeout=5)
-    assert response.status_code == 200, response.text
 
 
 @asynccontextmanager

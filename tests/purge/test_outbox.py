@@ -18,30 +18,16 @@ from typing import Any
 import orjson
 import pytest
 
-from bus.test_feed import cli_sync, sim_admin
 from modelsync.config import PurgeSettings, load_settings
 from modelsync.errors import ConfigError
 from modelsync.purge import check_settings
 from modelsync.web.services import Services, open_services
 from purge.recorder import Received, Recorder, recording_server
-from service_process import simulator
-from store.conftest import BACKENDS, private_database
+from service_process import cli_sync, sim_admin
 
 pytestmark = pytest.mark.timeout(120)
 SECRET_A = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 SECRET_B = "whsec_" + base64.b64encode(b"another-subscriber-key-0123456789").decode()
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[str]:
-    with simulator() as base:
-        yield base
-
-
-@pytest.fixture(params=BACKENDS)
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with private_database(request.param, tmp_path) as url:
-        yield url
 
 
 @pytest.fixture
