@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import time
 from collections.abc import AsyncIterator
@@ -261,9 +262,11 @@ async def test_listeners_get_the_stored_change_records(
 ) -> None:
     """Listeners hear of each run that changed the catalog, with the ChangeRecords as stored."""
     heard: list[AppliedRun] = []
+    collecting: list[bool] = []
 
     async def listen(applied: AppliedRun) -> None:
         heard.append(applied)
+        collecting.append(gc.isenabled())
 
     async def broken(applied: AppliedRun) -> None:
         raise RuntimeError("a listener that fails")
@@ -283,6 +286,10 @@ async def test_listeners_get_the_stored_change_records(
     assert heard[1].plan.count(ChangeKind.UPDATED) == 3
     assert heard[1].result.catalog_version == 2
     assert {r.source for r in stored[17:]} == {ChangeSource.WEBHOOK}
+    # the commit and its listeners build and fan out a record a change: no full collection
+    # walks them meanwhile (after a big run one held the loop for hundreds of ms)
+    assert collecting == [False, False]
+    assert gc.isenabled()
 
 
 async def test_disabled_gateway_records_nothing(harness: Harness) -> None:

@@ -3,12 +3,19 @@ value ``orjson.loads`` gives, whatever its shape (issue 12 item 3)."""
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import orjson
 import pytest
 
-from modelsync.sync.offload import SLICE_ITEMS, Offload, join_document, split_document
+from modelsync.sync.offload import (
+    SLICE_ITEMS,
+    Offload,
+    collector_paused,
+    join_document,
+    split_document,
+)
 
 MANY = SLICE_ITEMS * 3 + 7
 
@@ -62,5 +69,35 @@ async def test_a_big_body_decodes_in_the_worker_process() -> None:
         with pytest.raises(orjson.JSONDecodeError):
             await offload.loads(b"[" + b"1," * 1000 + b"]")
         assert await offload.call(sorted, [3, 1, 2]) == [1, 2, 3]
+    finally:
+        offload.close()
+
+
+async def test_the_collector_is_paused_while_any_user_holds_it() -> None:
+    """Nested and overlapping users: the collector runs again when the last one leaves; one
+    someone else disabled is left disabled."""
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer user still holds it
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # not ours to enable
+    finally:
+        gc.enable()
+
+
+async def test_offloaded_work_runs_with_the_collector_paused() -> None:
+    """A full collection walks every container of a big catalog, holding the GIL (hundreds of
+    ms of stalled loop): offloaded work runs with automatic collection off."""
+    offload = Offload()
+    try:
+        assert await offload.call(gc.isenabled) is False
+        assert gc.isenabled()
     finally:
         offload.close()

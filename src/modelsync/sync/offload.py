@@ -148,54 +148,63 @@ def join_document(pieces: Pieces) -> Any:
     return document
 
 
+_paused = 0
+"""How many pieces of work hold the collector paused (:func:`collector_paused`)."""
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No automatic collection while work that allocates many containers runs: a run's
+    offloaded work, its commit (the change records it builds) and the change feed reading a
+    run back. Entered and left on the loop's thread (the count needs no lock); when the last
+    user leaves, a big run's survivors are frozen (see :data:`FREEZE_AFTER`) and the collector
+    runs again. Left alone when something else disabled the collector."""
+    global _paused  # noqa: PLW0603 - the collector is one per process
+    if _paused == 0 and not gc.isenabled():
+        yield
+        return
+    if _paused == 0:
+        gc.disable()
+    _paused += 1
+    try:
+        yield
+    finally:
+        _paused -= 1
+        if _paused == 0:
+            if gc.get_count()[0] > FREEZE_AFTER:  # a big run: what it keeps is frozen
+                gc.freeze()
+                _give_back()
+            gc.enable()
+
+
+def _give_back() -> None:
+    """Hand the heap a big run freed back to the system (glibc keeps it otherwise: a 50,000-model
+    sync left 5.6 KB a model resident where the memo is 1.2 KB), in a thread."""
+    if _TRIM is not None:
+        asyncio.get_running_loop().run_in_executor(None, _TRIM, 0)
+
+
 class Offload:
     """Where a run's CPU work goes: a worker thread, and a worker process for big bodies."""
 
     def __init__(self, *, split_bytes: int = SPLIT_BYTES) -> None:
         self.split_bytes = split_bytes
         self._processes: Executor | None = None
-        self._busy = 0
 
     async def call(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``function(*args, **kwargs)`` in a worker thread."""
-        with self._collector_paused():
+        with collector_paused():
             return await asyncio.to_thread(function, *args, **kwargs)
 
     async def loads(self, body: bytes) -> Any:
         """``orjson.loads(body)``, without holding the loop's GIL for more than a few ms."""
-        with self._collector_paused():
+        with collector_paused():
             if len(body) <= self.split_bytes:
                 return await asyncio.to_thread(orjson.loads, body)
             pool = self._processes or await asyncio.to_thread(self._start)
             loop = asyncio.get_running_loop()
             pieces = await loop.run_in_executor(pool, split_document, body)
             return await asyncio.to_thread(join_document, pieces)
-
-    @contextmanager
-    def _collector_paused(self) -> Iterator[None]:
-        """No automatic full collection while offloaded work allocates (entered and left on
-        the loop's thread, so the count needs no lock)."""
-        if self._busy == 0 and gc.isenabled():
-            gc.disable()
-            self._busy = 1
-        elif self._busy:
-            self._busy += 1
-        try:
-            yield
-        finally:
-            if self._busy:
-                self._busy -= 1
-                if self._busy == 0:
-                    if gc.get_count()[0] > FREEZE_AFTER:  # a big run: what it keeps is frozen
-                        gc.freeze()
-                        self._give_back()
-                    gc.enable()
-
-    def _give_back(self) -> None:
-        """Hand the heap a big run freed back to the system (glibc keeps it otherwise: a
-        50,000-model sync left 5.6 KB a model resident where the memo is 1.2 KB), in a thread."""
-        if _TRIM is not None:
-            asyncio.get_running_loop().run_in_executor(None, _TRIM, 0)
 
     def _start(self) -> Executor:
         """The worker process, started and answering (in a thread: starting it waits on the

@@ -66,7 +66,7 @@ from modelsync.sync.health import quarantine_json
 from modelsync.sync.identities import IdentityUpkeep
 from modelsync.sync.lease import LeaseKeeper
 from modelsync.sync.listing import Listing, PageFetcher, fetch_listing
-from modelsync.sync.offload import INLINE, Offload
+from modelsync.sync.offload import INLINE, Offload, collector_paused
 from modelsync.sync.prices import PricedSeparately, attach_prices
 from modelsync.sync.schedule import full_resync_due
 from modelsync.sync.snapshot import Snapshot, read_snapshot
@@ -482,9 +482,13 @@ class SyncRunner:
             async with keeper:
                 attempt = await self._bounded(gateway, state, keeper, trigger=trigger, full=full)
                 attempt = self._scheduled(attempt, state, next_run)
-                summary = await self._finish(
-                    gateway, keeper, attempt, state=state, next_run=next_run, began=began
-                )
+                # the commit builds a change record for every change and its listeners fan
+                # them out: no full collection meanwhile (a 50,000-model first sync's took
+                # /healthz's p99 to 46-77 ms, 6.8 ms without)
+                with collector_paused() if attempt.plan is not None else contextlib.nullcontext():
+                    summary = await self._finish(
+                        gateway, keeper, attempt, state=state, next_run=next_run, began=began
+                    )
                 done = True
                 return summary
         finally:
