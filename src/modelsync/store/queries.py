@@ -371,7 +371,6 @@ sort: 28 ms for 1,000 gateways)."""
 
 
 @cache
-@cache
 def gateway_keys(named: bool) -> Select[Any]:
     """The catalog version, then every gateway's (or the one named ``p_gateway``'s) name, row
     version and last run id, by name: what tells a status read which rows it has seen."""
