@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 from modelsync import __version__
 from modelsync.cli import model_sync_status_main, sync_models_main
 from modelsync.cli.app import app
+from modelsync.cli.status_view import every
 from modelsync.cli.sync import Progress
-from modelsync.cli.views import every
 from modelsync.limits import CHANGES_PAGE, UNMATCHED_PAGE
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import SecretStr
 from rich.console import Console
 
-from modelsync.cli.views import every
+from modelsync.cli.status_view import every
 from modelsync.config import Settings, config_path, resolve_gateways
 from modelsync.store.engine import database_url
 

@@ -9,13 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from modelsync.cli.status_view import (
-    every,
-    registered,
-    relative,
-    render_processes,
-    render_status,
-)
+from modelsync.cli.status_view import registered
 from modelsync.config import Settings, resolve_gateways
 from modelsync.store import create_store
 from modelsync.store.base import ALL_CHANGES, ChangeSelection
@@ -82,19 +76,6 @@ async def read_changes(
         changes = [record.to_json() for record in records]
         return await change_page(runtime.store, changes, since=since)
 
-
-__all__ = [
-    "every",
-    "field_lines",
-    "read_changes",
-    "read_processes",
-    "read_status",
-    "registered",
-    "relative",
-    "render_changes",
-    "render_processes",
-    "render_status",
-]
 
 PRICE_UNITS = {"image": "USD per image", "request": "USD per request"}
 """Price fields whose unit is not USD per 1M tokens."""
